@@ -1,0 +1,1 @@
+"""Benchmarks: timing harness, FLOPs/params, environment capture, reports and plots."""

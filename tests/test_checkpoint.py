@@ -1,0 +1,50 @@
+import json
+
+import pytest
+import torch
+
+from edgeseg import checkpoint
+from edgeseg.errors import IntegrityError
+from edgeseg.models import create_model
+
+
+def _save(tmp_path):
+    model = create_model("unet", width_mult=0.25)
+    info = checkpoint.CheckpointInfo(model="unet", config=model.config, normalization={"color": "rgb"}, epoch=3)
+    checkpoint.save(tmp_path / "best", model, info)
+    return model
+
+
+def test_round_trip_by_any_name(tmp_path):
+    model = _save(tmp_path)
+    for name in ("best", "best.json", "best.safetensors"):
+        loaded, info = checkpoint.load(tmp_path / name)
+        assert info.epoch == 3 and info.model == "unet"
+        for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+            assert torch.equal(a, b), k
+
+
+def test_pickle_is_refused(tmp_path):
+    torch.save({"x": torch.zeros(1)}, tmp_path / "model.pt")
+    with pytest.raises(IntegrityError, match="pickle"):
+        checkpoint.load(tmp_path / "model.pt")
+
+
+def test_changed_weights_are_refused(tmp_path):
+    _save(tmp_path)
+    weights = tmp_path / "best.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="sha256"):
+        checkpoint.load(tmp_path / "best")
+
+
+def test_shape_mismatch_is_refused(tmp_path):
+    _save(tmp_path)
+    sidecar = tmp_path / "best.json"
+    info = json.loads(sidecar.read_text())
+    info["config"]["width_mult"] = 0.5
+    sidecar.write_text(json.dumps(info))
+    with pytest.raises(IntegrityError, match="model expects"):
+        checkpoint.load(tmp_path / "best")

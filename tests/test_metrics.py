@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from edgeseg.metrics import Confusion, dataset_scores, mask_flips, masks_from_output, sigmoid
+
+
+def test_confusion_by_hand():
+    pred = np.array([[1, 1, 0], [0, 0, 0]], bool)
+    target = np.array([[1, 0, 0], [1, 0, 0]], bool)
+    c = Confusion.of(pred, target)
+    assert (c.tp, c.fp, c.fn, c.tn) == (1, 1, 1, 3)
+    assert c.iou() == pytest.approx(1 / 3)
+    assert c.dice() == pytest.approx(0.5)
+    assert c.accuracy() == pytest.approx(4 / 6)
+    assert c.sensitivity() == pytest.approx(0.5)
+    assert c.specificity() == pytest.approx(0.75)
+    assert c.precision() == pytest.approx(0.5)
+
+
+def test_empty_prediction_of_empty_target_is_perfect():
+    z = np.zeros((4, 4), bool)
+    assert Confusion.of(z, z).iou() == 1.0
+
+
+def test_dataset_scores_mean_vs_micro():
+    a = np.zeros((2, 2), bool)
+    b = np.ones((2, 2), bool)
+    s = dataset_scores([b, a], [b, b])
+    assert s["mean_iou"] == pytest.approx(0.5)
+    assert s["micro_iou"] == pytest.approx(0.5)
+    assert s["images"] == 2
+
+
+def test_mask_flips_and_shape_check():
+    a = np.zeros((10, 10), np.uint8)
+    b = a.copy()
+    b[0, :3] = 1
+    assert mask_flips(a, b) == pytest.approx(0.03)
+    with pytest.raises(ValueError):
+        mask_flips(a, b[:5])
+
+
+def test_masks_from_output_binary_and_multiclass():
+    logits = np.array([[[[-1.0, 2.0]]]], np.float32)
+    assert masks_from_output(logits).tolist() == [[[0, 1]]]
+    probs = sigmoid(logits)
+    assert masks_from_output(probs, kind="probabilities").tolist() == [[[0, 1]]]
+    multi = np.zeros((1, 3, 1, 2), np.float32)
+    multi[0, 2, 0, 1] = 5
+    assert masks_from_output(multi).tolist() == [[[0, 2]]]
+
+
+def test_sigmoid_is_stable_at_extremes():
+    out = sigmoid(np.array([-1e4, 0.0, 1e4]))
+    assert np.isfinite(out).all() and out.tolist() == [0.0, 0.5, 1.0]
