@@ -1,1 +1,1 @@
-"""data."""
+"""Data: image files, folder and synthetic datasets (numpy only, torch-free), transforms."""

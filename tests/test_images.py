@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from edgeseg.data.images import read_image, write_png
+from edgeseg.errors import EdgesegInputError
+
+
+def test_png_16bit_tiff_and_rgba(tmp_path):
+    gray = (np.arange(64, dtype=np.uint8).reshape(8, 8))
+    write_png(tmp_path / "g.png", gray)
+    assert np.array_equal(read_image(tmp_path / "g.png"), gray)
+    deep = (np.arange(64, dtype=np.uint16) * 1000).reshape(8, 8)
+    tifffile.imwrite(tmp_path / "d.tif", deep)
+    out = read_image(tmp_path / "d.tif")
+    assert out.dtype == np.uint16 and np.array_equal(out, deep)
+    Image.fromarray(np.zeros((4, 4, 4), np.uint8), "RGBA").save(tmp_path / "a.png")
+    assert read_image(tmp_path / "a.png").shape == (4, 4, 3)
+
+
+def test_bad_files_are_input_errors(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"garbage")
+    with pytest.raises(EdgesegInputError, match="cannot read"):
+        read_image(tmp_path / "x.png")
+    with pytest.raises(EdgesegInputError, match="unsupported"):
+        read_image(tmp_path / "x.gif")
