@@ -10,6 +10,7 @@ TINY = {
     "unet_sharp": dict(width_mult=0.125, cgm=True),
     "plnet": dict(width_mult=0.125),
     "pgunet": dict(width_mult=0.0625),
+    "m2snet": dict(encoder="vgg_light"),
 }
 
 
