@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.edgeseg-installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup readme clean
 
 demo: $(STAMP)
 	$(VENV)/bin/edgeseg demo --out runs/demo
@@ -12,6 +12,10 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 setup: $(STAMP)
+
+# Regenerate the README's CLI reference from the Typer app (tests/test_readme.py checks it).
+readme: $(STAMP)
+	$(PY) -m edgeseg.cli.reference README.md
 
 # torch==2.13.0 first and pinned: on the dev/CI machines that is a local CPU build (no multi-GB download).
 $(STAMP): pyproject.toml
