@@ -44,7 +44,10 @@ def _root(
     """Medical image segmentation from PyTorch training to TensorRT engines, with measured trade-offs."""
 
 
-from . import bench, env, models  # noqa: E402,F401  (commands register themselves on `app`)
+from . import env, models  # noqa: E402,F401  (commands register themselves on `app`)
+from . import bench  # noqa: E402,F401
+from . import build  # noqa: E402,F401
+from . import predict  # noqa: E402,F401
 
 
 def main() -> None:
