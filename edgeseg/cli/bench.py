@@ -54,6 +54,7 @@ def bench_cmd(
     eval_images: Annotated[int, typer.Option(min=1, help="Images segmented once per row for IoU/Dice and parity.")] = 16,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint for the torch rows when TARGET is a bundle (default: the manifest's source).")] = None,
     calib_data: Annotated[Optional[str], typer.Option(help="Calibration images for int8 when exporting from a checkpoint (default: --data).")] = None,
+    calib_images: Annotated[int, typer.Option(min=1, help="Calibration images for int8 when exporting from a checkpoint.")] = 32,
     out: Annotated[Path, typer.Option(help="Folder for results.json/.csv/.md and pareto.png.")] = Path("runs/bench"),
     min_iou: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Exit 1 if any row's IoU is below this.")] = None,
     compare: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="A previous results.json: exit 1 on regressions.")] = None,
@@ -83,7 +84,7 @@ def bench_cmd(
         threads=threads,
     )
     sizes = _ints(img_size, "--img-size") if img_size else None
-    targets = _targets(target, plan, sizes, checkpoint, calib_data or data, out, console)
+    targets = _targets(target, plan, sizes, checkpoint, (calib_data or data, calib_images), out, console)
     channels = (targets[0].normalization or targets[0].manifest.normalization).channels
     images = load_images(data, eval_images, targets[0].size, channels)
     if min_iou is not None and images.masks is None:
@@ -119,7 +120,7 @@ def bench_cmd(
         raise typer.Exit(code=1)
 
 
-def _targets(target: Path, plan, sizes, checkpoint, calib_data, out: Path, console):
+def _targets(target: Path, plan, sizes, checkpoint, calib, out: Path, console):
     from .. import manifest as mf
     from ..bench.inputs import find_checkpoint, is_bundle, is_checkpoint
     from ..bench.sweep import Target
@@ -158,7 +159,7 @@ def _targets(target: Path, plan, sizes, checkpoint, calib_data, out: Path, conso
             console.print(f"bench: exporting {target} at {size}x{size} to {bundle}", markup=False, highlight=False)
             dynamic = max(plan.batches) if max(plan.batches) > 1 else None
             t.manifest = export_bundle(target, bundle, variants=plan.variants or "all", precisions=plan.precisions or ["fp32"],
-                                       img_size=size, dynamic_batch=dynamic, calib_data=calib_data)
+                                       img_size=size, dynamic_batch=dynamic, calib_data=calib[0], calib_images=calib[1])
             t.bundle = bundle
         targets.append(t)
     return targets
