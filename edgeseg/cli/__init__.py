@@ -44,7 +44,9 @@ def _root(
     """Medical image segmentation from PyTorch training to TensorRT engines, with measured trade-offs."""
 
 
-from . import models  # noqa: E402  (commands register themselves on `app`)
+from . import env, models  # noqa: E402,F401  (commands register themselves on `app`)
+from . import build  # noqa: E402,F401
+from . import predict  # noqa: E402,F401
 from . import train  # noqa: E402,F401
 
 
