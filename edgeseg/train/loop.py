@@ -111,6 +111,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if saved is None and rank == 0:
         console.print(f"training {settings['model']} on {settings['data']}: {len(train_set)} train / {len(val_set)} val, "
                       f"{epochs} epochs, batch {batch}x{world}, lr {lr:g}, device {device}", soft_wrap=True)
+        for note in recipe.notes():
+            console.print(note, soft_wrap=True)
     ddp = None
     for epoch in range(run.done, epochs):
         phase = next(p for p in phases if p.start <= epoch < p.stop)

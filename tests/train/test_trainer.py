@@ -12,10 +12,12 @@ TINY = {
     "unet": {"width_mult": 0.125},
     "unet_sharp": {"width_mult": 0.125, "cgm": True},
     "plnet": {"width_mult": 0.125},
-    "m2snet": {"encoder": "vgg", "width_mult": 0.125},
+    "m2snet": {"encoder": "vgg_light"},
     "pgunet": {"width_mult": 0.125},
 }
 FAMILIES = [name for name in RECIPES if name in list_models()]
+# Options that keep the 2-epoch loss comparison within one phase (the phases have their own tests).
+ONE_PHASE = {"plnet": {"stage1_epochs": 0}, "pgunet": {"stages": 1}}
 
 
 def _cfg(tmp_path, model, **kw):
@@ -27,7 +29,7 @@ def _cfg(tmp_path, model, **kw):
 @pytest.mark.parametrize("model", FAMILIES)
 def test_each_family_trains_and_the_loss_goes_down(tmp_path, model):
     torch.set_num_threads(2)
-    summary = train(_cfg(tmp_path, model))
+    summary = train(_cfg(tmp_path, model, options=ONE_PHASE.get(model, {})))
     first, second = summary["history"]
     assert second["loss"] < first["loss"]
     assert first["val"] and all(0 <= s["iou"] <= 1 for s in second["val"].values())
@@ -85,3 +87,66 @@ def test_optimizer_state_round_trip():
     for index in a["state"]:
         for key, value in a["state"][index].items():
             assert torch.equal(value, b["state"][index][key])
+
+
+def test_all_five_families_have_a_recipe():
+    assert sorted(FAMILIES) == sorted(["unet", "unet_sharp", "plnet", "m2snet", "pgunet"])
+
+
+def test_plnet_epl_stage1_then_both_with_stage1_learning(tmp_path):
+    from edgeseg.models import create_model
+    from edgeseg.train import recipe_for
+
+    recipe = recipe_for("plnet")
+    first, second = recipe.phases(4)
+    assert (first.name, first.stop, second.name, second.start, second.fresh_optimizer) == ("stage1", 2, "stage2", 2, False)
+    model = create_model("plnet", width_mult=0.125, in_channels=1)
+    x, y = torch.randn(2, 1, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
+    loss, parts = recipe.loss(recipe.forward(model, x, second), y, second)
+    assert set(parts) == {"stage1", "stage2"}
+    loss.backward()
+    assert next(model.stage1.parameters()).grad.abs().sum() > 0  # stage 1 still learns in stage 2
+    summary = train(_cfg(tmp_path, "plnet"))
+    assert [r["phase"] for r in summary["history"]] == ["stage1", "stage2"]
+    assert sorted(summary["history"][0]["val"]) == ["stage1"]
+    assert sorted(summary["history"][1]["val"]) == ["fused", "stage1", "stage2"] and summary["best"]["head"] == "fused"
+
+
+def test_pgunet_grows_by_name_with_two_learning_rates(tmp_path):
+    from edgeseg.train import recipe_for
+    from edgeseg.train.loop import Run, _enter_phase
+
+    recipe = recipe_for("pgunet", stages=2)
+    phases = recipe.phases(2)
+    assert [(p.name, p.img_size) for p in phases] == [("stage1", 32), ("stage2", 64)]
+    run = Run(model=recipe.build({"width_mult": 0.125, "in_channels": 1}))
+    _enter_phase(run, recipe, phases[0], phases, 2, 1e-4, torch.device("cpu"))
+    assert isinstance(run.optimizer, torch.optim.RMSprop) and len(run.optimizer.param_groups) == 1
+    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    _enter_phase(run, recipe, phases[1], phases, 2, 1e-4, torch.device("cpu"))
+    assert run.model.config["stages"] == 2 and run.carried
+    state = run.model.state_dict()
+    assert all(torch.equal(state[name], before[name]) for name in run.carried)
+    new_group, old_group = run.optimizer.param_groups
+    assert (new_group["lr"], old_group["lr"]) == (1e-4, 1e-6)
+    assert len(old_group["params"]) == len(run.carried) and len(new_group["params"]) > 0
+    summary = train(_cfg(tmp_path, "pgunet", options={"stages": 2}, lr=1e-3))
+    assert [(r["phase"], r["img_size"]) for r in summary["history"]] == [("stage1", 32), ("stage2", 64)]
+    loaded, info = checkpoint.load(tmp_path / "pgunet" / "best")
+    assert loaded.config["stages"] == 2 and info.recipe["img_size"] == 64
+
+
+def test_m2snet_says_when_lossnet_is_off_and_uses_it_when_given(tmp_path):
+    from safetensors.torch import save_file
+
+    from edgeseg.train import recipe_for
+    from edgeseg.train.lossnet import VGG16Features
+
+    assert "LossNet is off" in recipe_for("m2snet").notes()[0]
+    save_file(VGG16Features().state_dict(), str(tmp_path / "vgg.safetensors"))
+    recipe = recipe_for("m2snet", lossnet_weights=str(tmp_path / "vgg.safetensors"))
+    logits, y = torch.randn(2, 1, 32, 32, requires_grad=True), (torch.rand(2, 1, 32, 32) > 0.5).float()
+    loss, parts = recipe.loss(logits, y, recipe.phases(1)[0])
+    assert loss.item() == pytest.approx(parts["structure"] + 0.1 * parts["lossnet"], rel=1e-5)
+    with pytest.raises(EdgesegError, match="no option 'lossnet'"):
+        recipe_for("m2snet", lossnet="x")
