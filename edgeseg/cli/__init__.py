@@ -45,6 +45,7 @@ def _root(
 
 
 from . import models  # noqa: E402  (commands register themselves on `app`)
+from . import export  # noqa: E402,F401
 
 
 def main() -> None:
