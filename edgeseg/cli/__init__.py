@@ -44,7 +44,7 @@ def _root(
     """Medical image segmentation from PyTorch training to TensorRT engines, with measured trade-offs."""
 
 
-from . import models  # noqa: E402  (commands register themselves on `app`)
+from . import env, models  # noqa: E402,F401  (commands register themselves on `app`)
 from . import export  # noqa: E402,F401
 
 

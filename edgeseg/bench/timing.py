@@ -1,0 +1,136 @@
+"""The timing harness: warm-up, then timed iterations of preprocess -> infer -> postprocess.
+
+What is timed (wall clock, `time.perf_counter`, per batch):
+- `latency`: the runner's `infer(feed)` call alone (for ONNX Runtime on the CPU that is the model;
+  for GPU runners it includes the host<->device copies, which the device hook splits out);
+- `preprocess` / `postprocess`: the runtime's own steps, timed separately;
+- `end_to_end`: the three together.
+Throughput (images/s) = batch x iterations / total infer time (i.e. batch / mean latency).
+
+Device hook: a runner that measures on the device exposes `last_timings() -> dict[str, float]`,
+milliseconds spent in the last `infer` call under the keys `h2d`, `compute` and `d2h` (TensorRT's
+runner fills them from CUDA events). The harness reads it after each timed call and never looks
+inside the runner otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import memory
+from .stats import LatencyStats
+
+DEVICE_KEYS = ("h2d", "compute", "d2h")
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    warmup: int = 10
+    iters: int = 50
+    duration: float | None = None  # seconds of timed iterations; when set it replaces `iters`
+    min_iters: int = 5  # a --duration run still times at least this many
+
+    def __post_init__(self):
+        if self.warmup < 0 or self.iters < 1 or self.min_iters < 1:
+            raise ValueError("warm-up must be >= 0 and iterations >= 1")
+        if self.duration is not None and self.duration <= 0:
+            raise ValueError("duration must be positive seconds")
+
+
+@dataclass
+class Timing:
+    batch: int
+    latency: LatencyStats
+    preprocess: LatencyStats
+    postprocess: LatencyStats
+    end_to_end: LatencyStats
+    throughput: float  # images/s from the infer time
+    throughput_e2e: float  # images/s including pre- and postprocessing
+    device: dict[str, LatencyStats] = field(default_factory=dict)  # from the runner's hook
+    peak_rss_mb: float | None = None
+    peak_rss_scope: str = "row"  # "row" or "process" (where the peak cannot be reset)
+    window: tuple[float, float] = (0.0, 0.0)  # perf_counter span of the timed infer loop
+    masks: Any = None  # postprocessed output of the last iteration
+
+    def as_dict(self) -> dict:
+        return {
+            "batch": self.batch,
+            "latency_ms": self.latency.as_dict(),
+            "preprocess_ms": self.preprocess.as_dict(),
+            "postprocess_ms": self.postprocess.as_dict(),
+            "end_to_end_ms": self.end_to_end.as_dict(),
+            "throughput": self.throughput,
+            "throughput_e2e": self.throughput_e2e,
+            "device_ms": {k: v.as_dict() for k, v in self.device.items()},
+            "peak_rss_mb": self.peak_rss_mb,
+            "peak_rss_scope": self.peak_rss_scope,
+        }
+
+
+def time_pipeline(
+    preprocess: Callable[[], tuple[Any, Any]],
+    infer: Callable[[Any], Any],
+    postprocess: Callable[[Any, Any], Any],
+    batch: int,
+    plan: TimingPlan,
+    device_timings: Callable[[], dict | None] | None = None,
+) -> Timing:
+    """Run `postprocess(infer(feed), metas)` for `(feed, metas) = preprocess()` and time each step."""
+    per_row = memory.reset_peak()
+    for _ in range(plan.warmup):
+        feed, metas = preprocess()
+        postprocess(infer(feed), metas)
+
+    pre, inf, post = [], [], []
+    device: dict[str, list[float]] = {k: [] for k in DEVICE_KEYS}
+    masks = None
+    clock = time.perf_counter
+    start = clock()
+    deadline = start + plan.duration if plan.duration else None
+    while True:
+        t0 = clock()
+        feed, metas = preprocess()
+        t1 = clock()
+        outputs = infer(feed)
+        t2 = clock()
+        masks = postprocess(outputs, metas)
+        t3 = clock()
+        pre.append((t1 - t0) * 1e3)
+        inf.append((t2 - t1) * 1e3)
+        post.append((t3 - t2) * 1e3)
+        if device_timings is not None:
+            _collect(device, device_timings())
+        n = len(inf)
+        if deadline is None and n >= plan.iters:
+            break
+        if deadline is not None and clock() >= deadline and n >= plan.min_iters:
+            break
+    end = clock()
+
+    total_infer_s = sum(inf) / 1e3
+    total_e2e_s = (sum(pre) + sum(inf) + sum(post)) / 1e3
+    return Timing(
+        batch=batch,
+        latency=LatencyStats.of(inf),
+        preprocess=LatencyStats.of(pre),
+        postprocess=LatencyStats.of(post),
+        end_to_end=LatencyStats.of([a + b + c for a, b, c in zip(pre, inf, post)]),
+        throughput=batch * len(inf) / total_infer_s if total_infer_s > 0 else float("inf"),
+        throughput_e2e=batch * len(inf) / total_e2e_s if total_e2e_s > 0 else float("inf"),
+        device={k: LatencyStats.of(v) for k, v in device.items() if v},
+        peak_rss_mb=memory.peak_rss_mb(),
+        peak_rss_scope="row" if per_row else "process",
+        window=(start, end),
+        masks=masks,
+    )
+
+
+def _collect(device: dict[str, list[float]], timings: dict | None) -> None:
+    if not timings:
+        return
+    for key in DEVICE_KEYS:
+        value = timings.get(key)
+        if value is not None:
+            device[key].append(float(value))

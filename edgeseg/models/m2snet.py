@@ -1,0 +1,193 @@
+"""M2SNet (`m2snet`): multi-scale subtraction units on a Res2Net-50 (or light VGG) encoder.
+
+Zhao et al., "M2SNet: Multi-scale in Multi-scale Subtraction Network for Medical Image Segmentation".
+The encoder's five features are brought to 64 channels (x1 as is when it already has 64). A
+multi-scale subtraction unit (MSU) on a pair (A = deeper feature resized to B, B) computes
+
+    Conv3x3+BN+ReLU( |A-B| + |F3(A)-F3(B)| + |F5(A)-F5(B)| ),   Fk(x) = ReLU(BN_k(conv(x, ONES_k)))
+
+with ONES_k a fixed all-ones (64, 64, k, k) weight: a full convolution, so every output channel is
+the same k x k box-sum over all channels, told apart only by BN_k. One F3 and one F5 are shared by
+the ten units of the pyramid (4 first-order, 3 second, 2 third, 1 fourth order). The decoder adds the
+units' outputs per level and runs top-down from a separate reduction of x5 to one logit map, resized
+bilinearly to the input size.
+
+Decisions (MODELS.md leaves them open or the authors' code is the only source):
+- `x5_dem_4` (here `fourth_in`): the authors pass the third-order x5_4_3_2 through one more
+  Conv3x3+BN+ReLU before the fourth-order unit, and the decoder starts from its own reduction of x5
+  (`top`, the authors' `x5_dem_5`). Both are kept: they make the 4.02M head and the 27.69M total.
+- Resizing uses bilinear with align_corners=True everywhere (MODELS.md "Common"); the authors used
+  `F.upsample`'s default (align_corners=False).
+- `encoder_weights` initialises the encoder only and is not stored in `config`: a checkpoint carries
+  the trained weights, so rebuilding a model never needs the ImageNet file.
+
+Deploy variants (single output, new modules): `unfolded` keeps the fixed convolutions, `folded`
+uses the exact cheap form of F_k (see `FoldedScaleDiffs`) and holds no (64, 64, k, k) tensor.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import SegModel, check_input_size
+from .layers import ConvBNReLU, up
+from .registry import register
+from .res2net import build_encoder
+
+CHANNELS = 64
+KERNELS = (3, 5)
+ORDERS = (4, 3, 2, 1)  # units per order of the subtraction pyramid
+
+
+class BoxSum(nn.Module):
+    """F_k as the paper defines it: ReLU(BN(conv(x, ONES))) with a fixed all-ones (C, C, k, k) weight."""
+
+    def __init__(self, channels: int, kernel: int):
+        super().__init__()
+        self.kernel = kernel
+        # Non-persistent: rebuilt from the shape, never saved, and follows .to() / .half().
+        self.register_buffer("ones", torch.ones(channels, channels, kernel, kernel), persistent=False)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(F.conv2d(x, self.ones, padding=self.kernel // 2)))
+
+
+class ScaleDiffs(nn.Module):
+    """sum_k |F_k(a) - F_k(b)| for k = 3, 5: the multi-scale part of every MSU, shared by all units."""
+
+    def __init__(self, channels: int = CHANNELS, kernels: tuple[int, ...] = KERNELS):
+        super().__init__()
+        self.branches = nn.ModuleList(BoxSum(channels, k) for k in kernels)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        diffs = [torch.abs(f(a) - f(b)) for f in self.branches]
+        return sum(diffs[1:], diffs[0])
+
+    def folded(self) -> FoldedScaleDiffs:
+        """The exact cheap form, with each BN (eval statistics) folded into a per-channel affine."""
+        scale, shift = [], []
+        for f in self.branches:
+            bn = f.bn
+            s = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+            scale.append(s)
+            shift.append(bn.bias.double() - bn.running_mean.double() * s)
+        dtype = self.branches[0].bn.weight.dtype
+        kernels = tuple(f.kernel for f in self.branches)
+        return FoldedScaleDiffs(kernels, torch.stack(scale).to(dtype), torch.stack(shift).to(dtype))
+
+
+class FoldedScaleDiffs(nn.Module):
+    """ScaleDiffs without the (C, C, k, k) convolutions, exact up to float rounding.
+
+    conv(x, ONES_k) puts the same map in every output channel: the k x k box-sum (zero padding) of
+    sum_c x. So F_k(x) = ReLU(scale_k * box_k(sum_c x) + shift_k), a 1-channel box filter broadcast
+    through the folded BN. The channel sums of a and b are computed once, stacked, and shared by both
+    kernel sizes; each box filter runs once on the 2-channel stack.
+    """
+
+    def __init__(self, kernels: tuple[int, ...], scale: torch.Tensor, shift: torch.Tensor):
+        super().__init__()
+        self.kernels = kernels
+        channels = scale.shape[1]
+        # box_k is computed as an average (k*k folded into the scale): (K, 1, C, 1, 1) for broadcasting.
+        area = torch.tensor([float(k * k) for k in kernels], dtype=scale.dtype).view(-1, 1)
+        self.register_buffer("scale", (scale * area).view(len(kernels), 1, channels, 1, 1))
+        self.register_buffer("shift", shift.reshape(len(kernels), 1, channels, 1, 1).clone())
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        sums = torch.cat([a.sum(1, keepdim=True), b.sum(1, keepdim=True)], dim=1)
+        diffs = []
+        for i, k in enumerate(self.kernels):
+            box = F.avg_pool2d(sums, k, stride=1, padding=k // 2, count_include_pad=True)
+            fa = F.relu(box[:, :1] * self.scale[i] + self.shift[i])
+            fb = F.relu(box[:, 1:] * self.scale[i] + self.shift[i])
+            diffs.append(torch.abs(fa - fb))
+        return sum(diffs[1:], diffs[0])
+
+
+def resize_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    if x.shape[-2:] == ref.shape[-2:]:
+        return x
+    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=True)
+
+
+class M2SNetBody(nn.Module):
+    """The network itself (a plain module: the deploy variants are instances of it)."""
+
+    def __init__(self, encoder: nn.Module, scales: nn.Module, num_classes: int = 1, channels: int = CHANNELS):
+        super().__init__()
+        c = channels
+        self.encoder = encoder
+        self.reduce = nn.ModuleList(
+            nn.Identity() if i == 0 and cin == c else ConvBNReLU(cin, c, bias=True) for i, cin in enumerate(encoder.channels)
+        )
+        self.scales = scales
+        self.pyramid = nn.ModuleList(nn.ModuleList(ConvBNReLU(c, c, bias=True) for _ in range(n)) for n in ORDERS)
+        self.fourth_in = ConvBNReLU(c, c, bias=True)
+        self.levels = nn.ModuleList(ConvBNReLU(c, c, bias=True) for _ in range(len(ORDERS) - 1))
+        self.top = ConvBNReLU(encoder.channels[-1], c, bias=True)
+        self.outputs = nn.ModuleList([*(ConvBNReLU(c, c, bias=True) for _ in range(3)), nn.Conv2d(c, num_classes, 3, padding=1)])
+
+    def subtract(self, unit: nn.Module, deep: torch.Tensor, shallow: torch.Tensor) -> torch.Tensor:
+        deep = resize_to(deep, shallow)
+        return unit(torch.abs(deep - shallow) + self.scales(deep, shallow))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_size(x, M2SNet.size_divisor)
+        feats = self.encoder(x)
+        row = [reduce(f) for reduce, f in zip(self.reduce, feats)][::-1]  # x5 .. x1, 64 channels each
+        rows = []
+        for order, units in enumerate(self.pyramid):
+            deep = row[:-1] if order < len(ORDERS) - 1 else [self.fourth_in(row[0])]
+            row = [self.subtract(unit, d, s) for unit, d, s in zip(units, deep, row[1:])]
+            rows.append(row)
+        out = self.top(feats[-1])
+        for i, conv in enumerate(self.outputs):
+            level = sum((rows[order][i - order] for order in range(1, i + 1)), rows[0][i])
+            if i > 0:
+                level = self.levels[i - 1](level)
+            out = conv(resize_to(out, level) + level)
+        return up(out, 4)
+
+
+class M2SNet(SegModel):
+    size_divisor = 32
+
+    def __init__(
+        self,
+        num_classes: int = 1,
+        in_channels: int = 3,
+        encoder: str = "res2net50",
+        encoder_weights: str | Path | None = None,  # local safetensors file; None = from scratch
+    ):
+        super().__init__(dict(num_classes=num_classes, in_channels=in_channels, encoder=encoder))
+        self.body = M2SNetBody(build_encoder(encoder, in_channels, encoder_weights), ScaleDiffs(), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def variants(self) -> list[str]:
+        return ["unfolded", "folded"]
+
+    def deploy(self, variant: str = "folded") -> nn.Module:
+        self.check_variant(variant)
+        if variant == "unfolded":
+            return copy.deepcopy(self.body).eval()
+        scales = self.body.scales.folded()
+        ref = next(self.parameters())
+        body = M2SNetBody(copy.deepcopy(self.body.encoder), scales, self.config["num_classes"]).to(ref.device, ref.dtype)
+        state = {k: v for k, v in self.body.state_dict().items() if not k.startswith("scales.")}
+        state.update({f"scales.{k}": v for k, v in scales.state_dict().items()})
+        body.load_state_dict(state)
+        return body.eval()
+
+
+@register("m2snet")
+def m2snet(**config) -> M2SNet:
+    return M2SNet(**config)

@@ -1,0 +1,57 @@
+import importlib.util
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from edgeseg.bench import env
+from edgeseg.cli import app
+
+
+def test_backends_all_listed_with_reasons():
+    statuses = {b.name: b for b in env.backends()}
+    assert tuple(statuses) == env.BACKENDS
+    for b in statuses.values():
+        assert b.available or b.reason, f"{b.name} unavailable without a reason"
+    if importlib.util.find_spec("onnxruntime"):
+        assert statuses["ort-cpu"].available
+    if importlib.util.find_spec("tensorrt") is None:
+        assert not statuses["trt"].available and "TensorRT not importable" in statuses["trt"].reason
+    if env.nvidia_gpu_present() is not None:  # no GPU: the GPU providers must not claim to work
+        assert not statuses["ort-cuda"].available and "no NVIDIA GPU" in statuses["ort-cuda"].reason
+        assert not statuses["ort-trt"].available
+
+
+def test_probe_model_is_a_valid_onnx_relu():
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(env.PROBE_ONNX, providers=["CPUExecutionProvider"])
+    out = session.run(None, {"x": np.array([-2.0], np.float32)})[0]
+    assert out.tolist() == [0.0]
+
+
+def test_capture_does_not_import_torch():
+    code = (
+        "import sys, json; sys.modules['torch'] = None\n"
+        "from edgeseg.bench import env\n"
+        "info = env.capture()\n"
+        "assert 'torch' not in [k for k, v in sys.modules.items() if v is not None]\n"
+        "print(json.dumps(info))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    torch_row = next(b for b in info["backends"] if b["name"] == "torch")
+    assert not torch_row["available"] and "pip install" in torch_row["reason"]
+    assert info["cpu"]["logical_cores"] >= 1 and info["versions"]["python"]
+
+
+def test_env_command_lists_backends():
+    result = CliRunner().invoke(app, ["env"])
+    assert result.exit_code == 0, result.output
+    for name in env.BACKENDS:
+        assert name in result.output
+    result = CliRunner().invoke(app, ["env", "--json"])
+    assert json.loads(result.output)["backends"][1]["name"] == "ort-cpu"
