@@ -66,9 +66,9 @@ def export_cmd(
         progress=True,
     )
     console.print(_table(manifest, out))
-    console.print("\nNext:")
+    typer.echo("\nNext:")
     for line in next_commands(out, target.value, calib_data):
-        console.print(f"  {line}", markup=False, highlight=False)
+        typer.echo(f"  {line}")
 
 
 def next_commands(out: Path, target: str, data: str | None) -> list[str]:

@@ -231,13 +231,12 @@ def _samples(calib_data, calib_images, parity_images, size, norm):
         )
     every = samples.dataset_samples(calib_data, calib_images + parity_images, size, norm)
     n = len(every.images)
-    cut = min(calib_images, max(1, n - parity_images)) if n > 1 else n
-    calib = samples.Samples(every.images[:cut], None if every.masks is None else every.masks[:cut], f"{calib_data} images 0..{cut - 1}")
-    rest = slice(cut, n) if cut < n else slice(0, n)
-    check = samples.Samples(
-        every.images[rest], None if every.masks is None else every.masks[rest],
-        f"{calib_data} images {rest.start}..{rest.stop - 1}" + ("" if cut < n else " (same as calibration: too few images)"),
-    )
+    cut = min(calib_images, n - parity_images) if n > parity_images else n
+    calib = every.take(slice(0, cut), f"{calib_data} images 0..{cut - 1}")
+    if cut < n:
+        check = every.take(slice(cut, n), f"{calib_data} images {cut}..{n - 1}")
+    else:
+        check = every.take(slice(0, n), f"{calib_data} images 0..{n - 1} (the calibration images: too few for both)")
     return calib, check
 
 

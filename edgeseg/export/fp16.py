@@ -92,4 +92,49 @@ def to_fp16(model, ranges: dict[str, float] | None = None, limit: float = FP16_S
         op_block_list=list(DEFAULT_OP_BLOCK_LIST),
         disable_shape_infer=False,
     )
-    return toposort(converted), kept
+    return drop_cast_round_trips(toposort(converted)), kept
+
+
+def drop_cast_round_trips(model):
+    """Remove float32 -> float16 -> float32 Cast pairs between two float32 nodes.
+
+    ONNX Runtime's converter casts the output of every node it keeps in float32 back to float16, even
+    when the next node is float32 too; that round trip is exactly the overflow the node was kept for.
+    Readers of the second Cast read the original float32 tensor instead; unread Casts are removed.
+    """
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    producer = {o: n for n in g.node for o in n.output}
+    rename: dict[str, str] = {}
+    for node in g.node:
+        if node.op_type != "Cast" or _cast_to(node) != onnx.TensorProto.FLOAT:
+            continue
+        first = producer.get(node.input[0])
+        if first is not None and first.op_type == "Cast" and _cast_to(first) == onnx.TensorProto.FLOAT16:
+            rename[node.output[0]] = first.input[0]
+    if not rename:
+        return out
+    graph_outputs = {o.name for o in g.output}
+    for node in g.node:
+        for k, name in enumerate(node.input):
+            if name in rename:
+                node.input[k] = rename[name]
+    while True:
+        read = {i for n in g.node for i in n.input} | graph_outputs
+        dead = [n for n in g.node if n.op_type == "Cast" and not any(o in read for o in n.output)]
+        if not dead:
+            break
+        for n in dead:
+            g.node.remove(n)
+    names = {o for n in g.node for o in n.output} | {i.name for i in g.input}
+    keep = [v for v in g.value_info if v.name in names]
+    del g.value_info[:]
+    g.value_info.extend(keep)
+    return out
+
+
+def _cast_to(node) -> int:
+    return next((a.i for a in node.attribute if a.name == "to"), 0)

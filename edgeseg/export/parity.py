@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EdgesegError
-from ..metrics import Confusion, dataset_scores, mask_flips, masks_from_output
+from ..metrics import Confusion, dataset_scores, mask_flips, masks_from_output, sigmoid
 
 FP32_MAX_PROB_ERR = 1e-4
 FP32_MAX_FLIPS = 1e-4  # 0.01 % of pixels
@@ -59,7 +59,7 @@ def probabilities(output: np.ndarray, kind: str) -> np.ndarray:
     if kind == "probabilities":
         return output.astype(np.float32)
     if output.shape[1] == 1:
-        return 1.0 / (1.0 + np.exp(-output.astype(np.float64))).astype(np.float32)
+        return sigmoid(output)
     z = output - output.max(axis=1, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
