@@ -37,7 +37,7 @@ from torch import nn
 from .base import SegModel, check_input_size
 from .layers import ConvBNReLU, up
 from .registry import register
-from .res2net import build_encoder
+from .res2net import STRIDES, build_encoder
 
 CHANNELS = 64
 KERNELS = (3, 5)
@@ -111,8 +111,8 @@ class FoldedScaleDiffs(nn.Module):
         return sum(diffs[1:], diffs[0])
 
 
-def resize_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    if x.shape[-2:] == ref.shape[-2:]:
+def resize(x: torch.Tensor, ref: torch.Tensor, same_size: bool) -> torch.Tensor:
+    if same_size:
         return x
     return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=True)
 
@@ -133,9 +133,17 @@ class M2SNetBody(nn.Module):
         self.levels = nn.ModuleList(ConvBNReLU(c, c, bias=True) for _ in range(len(ORDERS) - 1))
         self.top = ConvBNReLU(encoder.channels[-1], c, bias=True)
         self.outputs = nn.ModuleList([*(ConvBNReLU(c, c, bias=True) for _ in range(3)), nn.Conv2d(c, num_classes, 3, padding=1)])
+        # Which pairs already share a size (x2 and x1 do), decided here so the graph has no shape tests.
+        strides = STRIDES[::-1]
+        self.same_size = []
+        for _ in ORDERS:
+            self.same_size.append([deep == shallow for deep, shallow in zip(strides, strides[1:])])
+            strides = strides[1:]
+        level_strides = STRIDES[::-1][1:]
+        self.level_same_size = [deep == shallow for deep, shallow in zip(STRIDES[-1:] + level_strides, level_strides)]
 
-    def subtract(self, unit: nn.Module, deep: torch.Tensor, shallow: torch.Tensor) -> torch.Tensor:
-        deep = resize_to(deep, shallow)
+    def subtract(self, unit: nn.Module, deep: torch.Tensor, shallow: torch.Tensor, same_size: bool) -> torch.Tensor:
+        deep = resize(deep, shallow, same_size)
         return unit(torch.abs(deep - shallow) + self.scales(deep, shallow))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,17 +151,17 @@ class M2SNetBody(nn.Module):
         feats = self.encoder(x)
         row = [reduce(f) for reduce, f in zip(self.reduce, feats)][::-1]  # x5 .. x1, 64 channels each
         rows = []
-        for order, units in enumerate(self.pyramid):
+        for order, (units, same) in enumerate(zip(self.pyramid, self.same_size)):
             deep = row[:-1] if order < len(ORDERS) - 1 else [self.fourth_in(row[0])]
-            row = [self.subtract(unit, d, s) for unit, d, s in zip(units, deep, row[1:])]
+            row = [self.subtract(*args) for args in zip(units, deep, row[1:], same)]
             rows.append(row)
         out = self.top(feats[-1])
-        for i, conv in enumerate(self.outputs):
+        for i, (conv, same) in enumerate(zip(self.outputs, self.level_same_size)):
             level = sum((rows[order][i - order] for order in range(1, i + 1)), rows[0][i])
             if i > 0:
                 level = self.levels[i - 1](level)
-            out = conv(resize_to(out, level) + level)
-        return up(out, 4)
+            out = conv(resize(out, level, same) + level)
+        return up(out, STRIDES[0])
 
 
 class M2SNet(SegModel):

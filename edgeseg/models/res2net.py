@@ -131,6 +131,7 @@ class VGGLight(nn.Module):
 
 
 ENCODERS = ("res2net50", "vgg_light")
+STRIDES = (4, 4, 8, 16, 32)  # of (x1, x2, x3, x4, x5), for every encoder
 
 
 def build_encoder(name: str, in_channels: int = 3, weights: str | Path | None = None) -> nn.Module:

@@ -1,6 +1,5 @@
 import pytest
 import torch
-from torch import nn
 
 from edgeseg.errors import EdgesegError
 from edgeseg.models import create_model
@@ -11,18 +10,6 @@ def params(m):
     return sum(p.numel() for p in m.parameters())
 
 
-def worn(model, seed=0):
-    """Random weights and BN running statistics that are not fresh, in eval mode."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.2)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
-    return model.eval()
-
-
 @pytest.mark.parametrize("level, millions", [(1, 0.103), (2, 0.556), (3, 2.531), (4, 10.748)])
 def test_level_parameter_counts(level, millions):
     model = create_model("unet_sharp", num_classes=1, in_channels=3)
@@ -30,10 +17,10 @@ def test_level_parameter_counts(level, millions):
 
 
 @pytest.mark.parametrize("cgm", [False, True])
-def test_every_level_equals_the_full_models_head(cgm):
+def test_every_level_equals_the_full_models_head(cgm, worn):
     torch.manual_seed(0)
-    model = worn(create_model("unet_sharp", width_mult=0.125, cgm=cgm))
     x = torch.randn(4, 3, 32, 32)
+    model = worn(create_model("unet_sharp", width_mult=0.125, cgm=cgm), x)
     with torch.no_grad():
         out = model(x)
         assert [t.shape[-1] for t in out["hier"]] == [2, 4, 8, 16]

@@ -1,0 +1,60 @@
+"""`edgeseg predict`: segment image files with a bundle and write mask PNGs (and overlays)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import app
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    tensorrt = "tensorrt"
+    ort_tensorrt = "ort-tensorrt"
+    ort_cuda = "ort-cuda"
+    ort_cpu = "ort-cpu"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8 = "int8"
+
+
+@app.command("predict")
+def predict_cmd(
+    bundle: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Bundle folder.")],
+    images: Annotated[list[Path], typer.Argument(exists=True, help="Image files or folders of images.")],
+    out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the mask PNGs.")],
+    backend: Annotated[Backend, typer.Option(help="Inference backend; auto picks the best that runs here.")] = Backend.auto,
+    variant: Annotated[Optional[str], typer.Option(help="Deploy variant (default: the bundle's first).")] = None,
+    precision: Annotated[Optional[Precision], typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
+    overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with the mask in red.")] = False,
+    threads: Annotated[int, typer.Option(min=0, help="CPU threads for ONNX Runtime (0: its default).")] = 0,
+) -> None:
+    """Write OUT/NAME.png for every image: 0/255 for a binary model, class indices for a multi-class one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..data.images import read_image, write_png
+    from ..runtime import Segmenter
+    from ..runtime.predict import collect_images, mask_png, output_names, overlay_png
+
+    files = collect_images(images)
+    names = output_names(files)
+    with Segmenter.from_bundle(bundle, backend.value, variant, precision.value if precision else None, threads=threads) as seg:
+        binary = seg.artifact.output.shape[1] == 1
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=False) as progress:
+            task = progress.add_task(f"segmenting on {seg.backend}", total=len(files))
+            for path, name in zip(files, names):
+                image = read_image(path)
+                mask = seg.segment(image)
+                write_png(out / f"{name}.png", mask_png(mask, binary))
+                if overlay:
+                    write_png(out / f"{name}.overlay.png", overlay_png(image, mask))
+                progress.advance(task)
+    typer.echo(f"wrote {len(files)} mask(s) to {out} ({seg.backend}, {seg.artifact.key})")

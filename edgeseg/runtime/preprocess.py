@@ -1,0 +1,158 @@
+"""Images -> the network's input, and network output -> masks at the caller's size (numpy + Pillow).
+
+An image is a path or an array: HxW (gray) or HxWxC with C in 1, 3, 4 (alpha dropped), dtype uint8,
+uint16 (scaled by their full range) or float (already in [0, 1]). Anything else raises
+EdgesegInputError saying what was wrong. Images larger than MAX_PIXELS are refused before their
+data is touched. `fit="resize"` stretches to the model size; `fit="pad"` keeps the aspect ratio and
+pads with black. Masks come back at the original size (probabilities resized bilinearly, then
+thresholded), so an image already at the model size gets exactly `metrics.masks_from_output`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.images import read_image
+from ..errors import EdgesegInputError
+from ..manifest import Normalization
+from ..metrics import sigmoid
+
+MAX_PIXELS = 8192 * 8192  # 67 megapixels: larger inputs are refused (memory, and not a medical frame)
+FITS = ("resize", "pad")
+_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L" conversion
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Where an image went in the model input: its original size and the region it occupies."""
+
+    size: tuple[int, int]  # original (height, width)
+    region: tuple[int, int, int, int]  # (top, left, height, width) inside the model input
+
+
+def load(image) -> np.ndarray:
+    if isinstance(image, (str, Path)):
+        return read_image(image)
+    if isinstance(image, np.ndarray):
+        return image
+    raise EdgesegInputError(f"an image must be a file path or a numpy array, got {type(image).__name__}")
+
+
+def check(array: np.ndarray) -> np.ndarray:
+    """Validate shape, dtype, size and values; returns the array as HxW or HxWxC (C in 1, 3)."""
+    if array.ndim not in (2, 3):
+        raise EdgesegInputError(f"image must be HxW or HxWxC (channels last), got an array of shape {array.shape}")
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
+        raise EdgesegInputError(
+            f"image has {array.shape[2]} channels (shape {array.shape}); expected 1, 3 or 4 channels last "
+            "(for a CxHxW array use np.moveaxis(a, 0, -1))"
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise EdgesegInputError(f"image is empty (shape {array.shape})")
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise EdgesegInputError(f"image of {array.shape[0]}x{array.shape[1]} pixels is over the {MAX_PIXELS:,}-pixel limit; downscale it first")
+    if array.dtype not in _SCALES and array.dtype.kind != "f":
+        raise EdgesegInputError(f"image dtype {array.dtype} is not supported; use uint8, uint16 or float in [0, 1]")
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[..., :3]
+    if array.dtype.kind == "f":
+        lo, hi = (float(v) for v in (np.min(array), np.max(array)))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise EdgesegInputError("image contains NaN or Inf values")
+        if lo < 0.0 or hi > 1.0:
+            raise EdgesegInputError(f"float images must hold values in [0, 1], got [{lo:g}, {hi:g}] (divide 8-bit data by 255)")
+    return array
+
+
+def to_float(array: np.ndarray) -> np.ndarray:
+    """Pixels scaled to [0, 1] by their dtype's range, float32, HxWxC."""
+    scale = _SCALES.get(array.dtype, 1.0)
+    out = array.astype(np.float32) / np.float32(scale) if scale != 1.0 else array.astype(np.float32, copy=False)
+    return out[..., None] if out.ndim == 2 else out
+
+
+def to_color(image: np.ndarray, color: str) -> np.ndarray:
+    """HxWxC float -> the channels the network wants: gray replicated to RGB, RGB reduced to luma."""
+    channels = image.shape[2]
+    if color == "rgb" and channels == 1:
+        return np.repeat(image, 3, axis=2)
+    if color == "gray" and channels == 3:
+        return (image @ _LUMA)[..., None]
+    return image
+
+
+def resize(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of one float32 HxW plane to (height, width) with Pillow."""
+    from PIL import Image
+
+    if plane.shape == tuple(size):
+        return plane
+    img = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32))  # mode "F"
+    return np.asarray(img.resize((size[1], size[0]), Image.BILINEAR), dtype=np.float32)
+
+
+def fit(image: np.ndarray, size: tuple[int, int], how: str = "resize") -> tuple[np.ndarray, Meta]:
+    """HxWxC float image -> (model H)x(model W)xC and where the image sits in it."""
+    h, w = image.shape[:2]
+    H, W = size
+    if how == "resize":
+        region = (0, 0, H, W)
+    elif how == "pad":
+        scale = min(H / h, W / w)
+        rh, rw = max(1, min(H, round(h * scale))), max(1, min(W, round(w * scale)))
+        region = ((H - rh) // 2, (W - rw) // 2, rh, rw)
+    else:
+        raise EdgesegInputError(f"fit must be one of {FITS}, got {how!r}")
+    top, left, rh, rw = region
+    inner = np.stack([resize(image[..., c], (rh, rw)) for c in range(image.shape[2])], axis=2)
+    if region == (0, 0, H, W):
+        return inner, Meta((h, w), region)
+    out = np.zeros((H, W, image.shape[2]), dtype=np.float32)
+    out[top : top + rh, left : left + rw] = inner
+    return out, Meta((h, w), region)
+
+
+def normalize(image: np.ndarray, norm: Normalization) -> np.ndarray:
+    """HxWxC in [0, 1] -> CxHxW float32, (x - mean) / std per channel."""
+    mean = np.asarray(norm.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(norm.std, dtype=np.float32)[:, None, None]
+    planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)  # channel-first first: long inner loops
+    planes -= mean
+    planes /= std
+    return planes
+
+
+def prepare(image, size: tuple[int, int], norm: Normalization, how: str = "resize") -> tuple[np.ndarray, Meta]:
+    """One image (path or array) -> (CxHxW network input, Meta)."""
+    array = check(load(image))
+    fitted, meta = fit(to_color(to_float(array), norm.color), size, how)
+    return normalize(fitted, norm), meta
+
+
+def probabilities(output: np.ndarray, kind: str) -> np.ndarray:
+    """CxHxW network output -> probabilities (sigmoid for one logit channel, softmax for several)."""
+    if kind == "probabilities":
+        return output.astype(np.float32, copy=False)
+    if output.shape[0] == 1:
+        return sigmoid(output)
+    shifted = output - output.max(axis=0, keepdims=True)
+    e = np.exp(shifted, dtype=np.float32)
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def restore(probs: np.ndarray, meta: Meta) -> np.ndarray:
+    """CxHxW probabilities at model size -> Cx(orig H)x(orig W): crop the image's region, resize back."""
+    top, left, rh, rw = meta.region
+    crop = probs[:, top : top + rh, left : left + rw]
+    return np.stack([resize(plane, meta.size) for plane in crop])
+
+
+def to_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """CxHxW probabilities -> HxW uint8 mask: threshold for one channel, argmax for several."""
+    if probs.shape[0] == 1:
+        return (probs[0] > threshold).astype(np.uint8)
+    return probs.argmax(axis=0).astype(np.uint8)

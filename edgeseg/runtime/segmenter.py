@@ -1,0 +1,161 @@
+"""Segmenter: a bundle + the best available backend -> masks at the caller's image size.
+
+    with Segmenter.from_bundle("runs/bundle") as seg:
+        mask = seg.segment("scan.png")              # HxW uint8 at the image's own size
+        masks, probs = seg.segment([a, b], probabilities=True)
+
+The benchmark times the three public steps separately: `preprocess(images) -> (batch, metas)`,
+`runner.infer({"input": batch})`, `postprocess(outputs, metas)`. A Segmenter holds no per-call state,
+so one instance can serve many threads (the ONNX Runtime session is thread-safe; TrtRunner locks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import manifest as mf
+from ..errors import EdgesegError, EdgesegInputError
+from . import preprocess as pre
+from .backends import BACKENDS, candidates, matching_engine
+from .base import Runner
+
+
+class Segmenter:
+    def __init__(self, runner: Runner, artifact: mf.Artifact, normalization: mf.Normalization, *, fit: str = "resize", skipped: Sequence[str] = ()):
+        if fit not in pre.FITS:
+            raise EdgesegError(f"fit must be one of {pre.FITS}, got {fit!r}")
+        shape = artifact.input.shape
+        if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:]):
+            raise EdgesegError(f"{artifact.file}: input must be (N, C, H, W) with static C, H, W, got {shape}")
+        if shape[1] != normalization.channels:
+            raise EdgesegError(f"{artifact.file} takes {shape[1]} channels but the manifest normalization is {normalization.color}")
+        self.runner = runner
+        self.artifact = artifact
+        self.normalization = normalization
+        self.fit = fit
+        self.size = (int(shape[2]), int(shape[3]))
+        self.batch = shape[0] if isinstance(shape[0], int) else None  # fixed batch of the graph, if any
+        self.input_name = artifact.input.name
+        self.output_name = artifact.output.name
+        self.skipped = tuple(skipped)  # backends tried before this one and why they were passed over
+
+    @property
+    def backend(self) -> str:
+        return self.runner.name
+
+    @classmethod
+    def from_bundle(
+        cls,
+        path: str | Path,
+        backend: str = "auto",
+        variant: str | None = None,
+        precision: str | None = None,
+        *,
+        fit: str = "resize",
+        threads: int = 0,
+        cache_dir: str | Path | None = None,
+    ) -> "Segmenter":
+        """Verify the bundle's checksums, pick the artifact and the best backend that starts here."""
+        bundle = Path(path)
+        manifest = mf.load(bundle)
+        artifact = manifest.artifact(variant, precision)
+        skipped = []
+        for name in candidates(backend):
+            try:
+                runner = open_runner(name, bundle, manifest, artifact, threads=threads, cache_dir=cache_dir)
+            except EdgesegError as exc:
+                if backend != "auto":
+                    raise
+                skipped.append(f"{name}: {exc}")
+                continue
+            return cls(runner, artifact, manifest.normalization, fit=fit, skipped=skipped)
+        raise EdgesegError("no backend can run this bundle here: " + ("; ".join(skipped) or "install onnxruntime (pip install 'edgeseg[ort]')"))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def preprocess(self, images) -> tuple[np.ndarray, list[pre.Meta]]:
+        """Images (a path/array or a sequence of them) -> (N, C, H, W) float32 batch and per-image metas."""
+        items = _as_list(images)
+        if not items:
+            raise EdgesegInputError("no images given")
+        prepared = [pre.prepare(image, self.size, self.normalization, self.fit) for image in items]
+        return np.stack([p[0] for p in prepared]), [p[1] for p in prepared]
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Run a preprocessed batch of any size through the runner in chunks it accepts."""
+        step = self.batch or self.runner.max_batch or len(batch)
+        outputs = []
+        for start in range(0, len(batch), step):
+            chunk = batch[start : start + step]
+            n = len(chunk)
+            if self.batch is not None and n < self.batch:
+                chunk = np.concatenate([chunk, np.zeros((self.batch - n, *chunk.shape[1:]), chunk.dtype)])
+            outputs.append(self.runner.infer({self.input_name: chunk})[self.output_name][:n])
+        return np.concatenate(outputs)
+
+    def postprocess(self, outputs, metas: Sequence[pre.Meta], probabilities: bool = False):
+        """(N, C, H, W) network output (or the runner's output dict) -> masks at each image's size."""
+        if isinstance(outputs, dict):
+            outputs = outputs[self.output_name]
+        masks, probs = [], []
+        for output, meta in zip(outputs, metas, strict=True):
+            p = pre.restore(pre.probabilities(output, self.artifact.output_kind), meta)
+            masks.append(pre.to_mask(p, self.artifact.threshold))
+            if probabilities:
+                probs.append(p[0] if p.shape[0] == 1 else p)
+        return (masks, probs) if probabilities else masks
+
+    def segment(self, images, probabilities: bool = False):
+        """Masks (HxW uint8) for one image or a sequence; with `probabilities`, also the probability maps."""
+        single = _is_single(images)
+        if not single and len(_as_list(images)) == 0:
+            return ([], []) if probabilities else []
+        batch, metas = self.preprocess(images)
+        result = self.postprocess(self.infer(batch), metas, probabilities)
+        if single:
+            return (result[0][0], result[1][0]) if probabilities else result[0]
+        return result
+
+
+def open_runner(name: str, bundle: Path, manifest: mf.Manifest, artifact: mf.Artifact, *, threads: int = 0, cache_dir=None) -> Runner:
+    """Start one backend's runner for `artifact`, or raise EdgesegError saying why it cannot start."""
+    if name not in BACKENDS:
+        raise EdgesegError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+    if name == "tensorrt":
+        from ..engines.build import current_device, trt_version
+        from .trt import TrtRunner
+
+        device = current_device()
+        engine = matching_engine(manifest, artifact, device.compute_capability, trt_version())
+        if engine is None:
+            raise EdgesegError(
+                f"no engine for {artifact.file} on compute capability {device.compute_capability} with TensorRT "
+                f"{trt_version()} in the bundle; run `edgeseg build {bundle}` first"
+            )
+        return TrtRunner(bundle / engine.file)
+    from .ort import OrtRunner
+
+    cache = cache_dir if cache_dir is not None else bundle / "ort-trt-cache"
+    return OrtRunner(bundle / artifact.file, name, precision=artifact.precision, threads=threads, cache_dir=cache if name == "ort-tensorrt" else None)
+
+
+def _is_single(images) -> bool:
+    return isinstance(images, (str, Path, np.ndarray))
+
+
+def _as_list(images) -> list:
+    if _is_single(images):
+        return [images]
+    if isinstance(images, (list, tuple)):
+        return list(images)
+    raise EdgesegInputError(f"images must be a path, a numpy array or a list of them, got {type(images).__name__}")

@@ -1,0 +1,169 @@
+"""TensorRT runner: pycuda page-locked host buffers, device buffers, one stream, TensorRT 10+ tensor API.
+
+Buffers are allocated once for the optimization profile's largest shapes and bound with
+`set_tensor_address`; each call sets the batch with `set_input_shape`, copies host -> device
+asynchronously, runs `execute_async_v3` and copies back on the same stream. On an integrated GPU
+(Jetson) the host buffers are mapped into the GPU's address space and no copies are made.
+A lock makes one runner safe to share between threads (one context, one stream).
+
+Timing hook (used by `edgeseg bench`): CUDA events are recorded on the stream around the H2D copies,
+`execute_async_v3` and the D2H copies; `last_timings()` returns {"h2d", "compute", "d2h"} in
+milliseconds for the calling thread's last `infer`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EdgesegError, EdgesegInputError, require
+from .base import Runner, TensorInfo
+
+
+def use_zero_copy(integrated: bool, can_map_host_memory: bool, requested: bool | None = None) -> bool:
+    """Mapped host memory pays off only where GPU and CPU share DRAM (Jetson); it must be supported."""
+    if requested is None:
+        return integrated and can_map_host_memory
+    if requested and not can_map_host_memory:
+        raise EdgesegError("this GPU cannot map host memory; run without zero_copy=True")
+    return requested
+
+
+def volume(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def dynamic(shape) -> tuple[int | None, ...]:
+    return tuple(None if d < 0 else int(d) for d in shape)
+
+
+class TrtRunner(Runner):
+    name = "tensorrt"
+
+    def __init__(self, engine: str | Path, *, device: int = 0, zero_copy: bool | None = None):
+        trt = require("tensorrt", "trt")
+        cuda = require("pycuda.driver", "trt")
+        self._cuda = cuda
+        cuda.init()
+        if cuda.Device.count() <= device:
+            raise EdgesegError(f"no CUDA device {device}; the tensorrt backend needs an NVIDIA GPU")
+        dev = cuda.Device(device)
+        self._ctx = dev.retain_primary_context()
+        self._ctx.push()
+        try:
+            self.zero_copy = use_zero_copy(
+                bool(dev.get_attribute(cuda.device_attribute.INTEGRATED)),
+                bool(dev.get_attribute(cuda.device_attribute.CAN_MAP_HOST_MEMORY)),
+                zero_copy,
+            )
+            self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+            self._engine = self._runtime.deserialize_cuda_engine(Path(engine).read_bytes())
+            if self._engine is None:
+                raise EdgesegError(f"{Path(engine).name}: TensorRT cannot load this engine (built for another GPU or TensorRT version?); rebuild it with `edgeseg build`")
+            self._context = self._engine.create_execution_context()
+            self._stream = cuda.Stream()
+            self._events = tuple(cuda.Event() for _ in range(4))  # start, after H2D, after compute, end
+            self._describe(trt)
+            self._allocate()
+        except BaseException:
+            self._ctx.pop()
+            self._ctx.detach()
+            raise
+        self._ctx.pop()
+        self._lock = threading.Lock()
+        self._last = threading.local()
+
+    def _describe(self, trt) -> None:
+        engine = self._engine
+        inputs, outputs = [], []
+        self._min_batch, self._max_shapes = 1, {}
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            info = TensorInfo(name, dynamic(engine.get_tensor_shape(name)), np.dtype(trt.nptype(engine.get_tensor_dtype(name))))
+            if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
+                self._max_shapes[name] = tuple(hi)
+                self._min_batch, self.max_batch = int(lo[0]), int(hi[0])
+                inputs.append(info)
+            else:
+                outputs.append(info)
+        self.inputs, self.outputs = tuple(inputs), tuple(outputs)
+
+    def _allocate(self) -> None:
+        cuda = self._cuda
+        for name, shape in self._max_shapes.items():
+            self._context.set_input_shape(name, shape)
+        for info in self.outputs:
+            self._max_shapes[info.name] = tuple(self._context.get_tensor_shape(info.name))
+        flags = cuda.host_alloc_flags.DEVICEMAP if self.zero_copy else 0
+        self._host, self._device = {}, {}
+        for info in (*self.inputs, *self.outputs):
+            host = cuda.pagelocked_empty(volume(self._max_shapes[info.name]), info.dtype, mem_flags=flags)
+            if self.zero_copy:
+                device = host.base.get_device_pointer()
+            else:
+                self._device[info.name] = cuda.mem_alloc(host.nbytes)
+                device = self._device[info.name]
+            self._host[info.name] = host
+            self._context.set_tensor_address(info.name, int(device))
+
+    def validate(self, feed) -> None:
+        super().validate(feed)
+        for info in self.inputs:
+            if feed[info.name].shape[0] < self._min_batch:
+                raise EdgesegInputError(f"batch {feed[info.name].shape[0]} is below the engine's minimum {self._min_batch}")
+
+    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        cuda = self._cuda
+        with self._lock:
+            self._ctx.push()
+            try:
+                start, copied_in, computed, end = self._events
+                start.record(self._stream)
+                for info in self.inputs:
+                    array = feed[info.name]
+                    self._context.set_input_shape(info.name, array.shape)
+                    host = self._host[info.name][: array.size].reshape(array.shape)
+                    np.copyto(host, array)
+                    if not self.zero_copy:
+                        cuda.memcpy_htod_async(self._device[info.name], host, self._stream)
+                copied_in.record(self._stream)
+                if not self._context.execute_async_v3(self._stream.handle):
+                    raise EdgesegError("TensorRT execution failed (see the TensorRT log)")
+                computed.record(self._stream)
+                views = {}
+                for info in self.outputs:
+                    shape = tuple(self._context.get_tensor_shape(info.name))
+                    views[info.name] = self._host[info.name][: volume(shape)].reshape(shape)
+                    if not self.zero_copy:
+                        cuda.memcpy_dtoh_async(views[info.name], self._device[info.name], self._stream)
+                end.record(self._stream)
+                self._stream.synchronize()
+                self._last.timings = {
+                    "h2d": copied_in.time_since(start),
+                    "compute": computed.time_since(copied_in),
+                    "d2h": end.time_since(computed),
+                }
+                return {name: view.copy() for name, view in views.items()}
+            finally:
+                self._ctx.pop()
+
+    def last_timings(self) -> dict[str, float] | None:
+        """Milliseconds of this thread's last `infer` on the GPU: {"h2d", "compute", "d2h"} (CUDA events)."""
+        timings = getattr(self._last, "timings", None)
+        return dict(timings) if timings else None
+
+    def close(self) -> None:
+        if getattr(self, "_engine", None) is None:
+            return
+        self._ctx.push()
+        try:
+            for allocation in self._device.values():
+                allocation.free()
+            self._device, self._host = {}, {}
+            self._context = self._engine = self._runtime = self._stream = self._events = None
+        finally:
+            self._ctx.pop()
+            self._ctx.detach()

@@ -1,0 +1,80 @@
+"""The build chain's plain-Python parts (manifest records, cache reuse) and its GPU run (skipped here)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeseg import manifest as mf
+from edgeseg.engines import build
+from edgeseg.errors import MissingDependency
+
+from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("engine_bundle")
+    manifest, _ = make_bundle(folder)
+    return folder, manifest
+
+
+def test_engine_record_and_cache_reuse(bundle, tmp_path):
+    folder, manifest = bundle
+    (plan,) = build.plans_for(manifest, target="cuda", trt_version="10.3.0", compute_capability="8.6", max_batch=4)
+    assert plan.artifact == "full.fp32.onnx" and plan.profile.max == (4, 3, 32, 32)
+    assert build.cached_engine(manifest, plan, folder) is None
+
+    engine_path = folder / plan.engine_file
+    engine_path.write_bytes(b"engine bytes written by a TensorRT build")
+    entry = build.engine_entry(plan, build.Device("NVIDIA RTX A2000", "8.6"), engine_path, (DATA / "inspector_trt10_int8.json").read_text())
+    assert (entry.artifact, entry.target, entry.gpu, entry.compute_capability, entry.trt_version) == (
+        "full.fp32.onnx", "cuda", "NVIDIA RTX A2000", "8.6", "10.3.0")
+    assert entry.cache_key == plan.cache_key and entry.settings["profile"]["max"] == [4, 3, 32, 32]
+    assert entry.layer_precisions["dominant"] == "int8"
+
+    updated = manifest.with_engine(entry)
+    mf.save(folder, updated)
+    reloaded = mf.load(folder)  # checksums of the ONNX and the engine verified
+    assert reloaded.engines == (entry,)
+    assert build.cached_engine(reloaded, plan, folder) == entry  # same key: not rebuilt
+
+    (other,) = build.plans_for(reloaded, target="cuda", trt_version="10.4.0", compute_capability="8.6", max_batch=4)
+    assert build.cached_engine(reloaded, other, folder) is None  # new TensorRT: rebuilt
+    engine_path.write_bytes(b"corrupted")
+    assert build.cached_engine(reloaded, plan, folder) is None  # changed file: rebuilt
+    mf.save(folder, manifest)
+    engine_path.unlink()
+
+
+def test_without_tensorrt_the_error_says_how_to_install(bundle):
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        with pytest.raises(MissingDependency, match=r"pip install 'edgeseg\[trt\]'"):
+            build.trt_version()
+    else:
+        pytest.skip("TensorRT is installed here")
+
+
+@pytest.mark.gpu
+def test_real_build_and_trt_runner_match_ort(bundle, tmp_path):
+    """On a GPU: build the engine, record it, and compare TrtRunner's outputs with ONNX Runtime CPU."""
+    import shutil
+
+    from edgeseg.runtime import OrtRunner, Segmenter
+
+    folder = tmp_path / "b"
+    shutil.copytree(bundle[0], folder)
+    manifest = build.build_bundle(folder, target="cuda", max_batch=4, report=lambda _: None)
+    (engine,) = manifest.engines
+    assert engine.layer_precisions["layers"] > 0
+    again = build.build_bundle(folder, target="cuda", max_batch=4, report=lambda _: None)
+    assert again.engines == manifest.engines  # cache key hit: nothing rebuilt
+    x = np.random.default_rng(0).normal(size=(3, 3, 32, 32)).astype(np.float32)
+    with OrtRunner(folder / "full.fp32.onnx") as ort_runner, Segmenter.from_bundle(folder, backend="tensorrt") as seg:
+        ref = ort_runner.infer({"input": x})["output"]
+        got = seg.runner.infer({"input": x})["output"]
+    np.testing.assert_allclose(got, ref, atol=1e-3)

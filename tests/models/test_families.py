@@ -1,0 +1,30 @@
+"""Deploy interface checks over every registered family (tiny configs where a family has one)."""
+
+import pytest
+import torch
+
+from edgeseg.models import create_model, list_models
+
+TINY = {
+    "unet": dict(width_mult=0.125),
+    "unet_sharp": dict(width_mult=0.125, cgm=True),
+    "plnet": dict(width_mult=0.125),
+    "pgunet": dict(width_mult=0.0625),
+    "m2snet": dict(encoder="vgg_light"),
+}
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_variant_is_one_tensor_of_the_right_shape(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=2, **TINY.get(name, {})).eval()
+    assert model.variants() and model.default_variant() in model.variants()
+    for variant in model.variants():
+        size = model.input_size(variant, 32)
+        deployed = model.deploy(variant)
+        assert deployed is not model and not deployed.training
+        with torch.no_grad():
+            y = deployed(torch.randn(1, model.config.get("in_channels", 3), size, size))
+        assert isinstance(y, torch.Tensor), f"{name}/{variant} returned {type(y).__name__}"
+        assert y.shape == (1, 2, size, size)
+        assert model.output_kind(variant) in ("logits", "probabilities")

@@ -1,0 +1,155 @@
+import numpy as np
+import pytest
+
+from edgeseg import manifest as mf
+from edgeseg.errors import EdgesegError, EdgesegInputError, IntegrityError
+from edgeseg.runtime import OrtRunner, Segmenter
+from edgeseg.runtime.backends import cuda_driver_present
+
+from .bundles import make_bundle, torch_masks
+
+rng = np.random.default_rng(0)
+
+
+def test_masks_equal_eager_torch_on_ort_cpu(bundle):
+    folder, _, model = bundle
+    images = [(rng.random((32, 32, 3)) * 255).astype(np.uint8) for _ in range(5)]
+    with Segmenter.from_bundle(folder, backend="ort-cpu", threads=1) as seg:
+        batch, metas = seg.preprocess(images)
+        masks = seg.segment(images)
+    expected = torch_masks(model, batch)
+    assert len(masks) == 5
+    for mask, ref in zip(masks, expected):
+        np.testing.assert_array_equal(mask, ref)
+    assert 0 < np.mean(expected) < 1  # the check is not vacuous: masks have both classes
+
+
+def test_public_steps_compose_to_segment(bundle):
+    folder, _, _ = bundle
+    images = [rng.random((20, 50)).astype(np.float32), (rng.random((64, 48, 4)) * 65535).astype(np.uint16)]
+    with Segmenter.from_bundle(folder, threads=1) as seg:
+        assert seg.backend == "ort-cpu"
+        batch, metas = seg.preprocess(images)
+        outputs = seg.runner.infer({"input": batch})
+        masks = seg.postprocess(outputs, metas)
+        direct, probs = seg.segment(images, probabilities=True)
+    assert [m.shape for m in masks] == [(20, 50), (64, 48)]
+    for a, b, p in zip(masks, direct, probs):
+        np.testing.assert_array_equal(a, b)
+        assert p.shape == a.shape and p.dtype == np.float32
+        np.testing.assert_array_equal(a, (p > 0.5).astype(np.uint8))
+
+
+def test_single_image_in_single_mask_out_and_path_input(bundle, tmp_path):
+    from edgeseg.data.images import write_png
+
+    folder, _, _ = bundle
+    img = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
+    write_png(tmp_path / "x.png", img)
+    with Segmenter.from_bundle(folder, threads=1) as seg:
+        from_array = seg.segment(img)
+        from_path = seg.segment(tmp_path / "x.png")
+        assert seg.segment([]) == []
+    assert from_array.shape == (32, 32)
+    np.testing.assert_array_equal(from_array, from_path)
+
+
+def test_fixed_batch_multiclass_gray_bundle(gray_multiclass_bundle):
+    folder, manifest, model = gray_multiclass_bundle
+    images = [(rng.random((24, 40)) * 255).astype(np.uint8) for _ in range(3)]  # 3 images, batch of 2: padded
+    with Segmenter.from_bundle(folder, threads=1) as seg:
+        assert seg.runner.max_batch == 2
+        batch, _ = seg.preprocess(images)
+        masks = seg.segment(images)
+        rgb = seg.segment(np.repeat(images[0][..., None], 3, axis=2))
+    expected = np.concatenate([torch_masks(model, batch[:2]), torch_masks(model, np.concatenate([batch[2:], batch[2:]]))[:1]])
+    for mask, ref in zip(masks, expected):
+        np.testing.assert_array_equal(mask, ref)
+    assert set(np.unique(expected)) <= {0, 1, 2} and len(np.unique(expected)) > 1
+    assert rgb.shape == (24, 40)  # RGB input converted to the gray the model takes
+
+
+def test_pad_fit_returns_original_size(bundle):
+    folder, _, _ = bundle
+    with Segmenter.from_bundle(folder, threads=1, fit="pad") as seg:
+        mask = seg.segment((rng.random((10, 40, 3)) * 255).astype(np.uint8))
+    assert mask.shape == (10, 40)
+
+
+def test_runner_validates_names_shapes_dtypes(bundle):
+    folder, manifest, _ = bundle
+    with OrtRunner(folder / manifest.artifacts[0].file, threads=1) as runner:
+        ok = np.zeros((2, 3, 32, 32), np.float32)
+        assert runner.infer({"input": ok})["output"].shape == (2, 1, 32, 32)
+        for feed, message in [
+            ({"x": ok}, "model takes"),
+            ({"input": ok.astype(np.float64)}, "float32"),
+            ({"input": np.zeros((2, 3, 16, 32), np.float32)}, "shape"),
+            ({"input": np.zeros((0, 3, 32, 32), np.float32)}, "empty"),
+            ([ok], "dict"),
+        ]:
+            with pytest.raises(EdgesegInputError, match=message):
+                runner.infer(feed)
+
+
+def test_tampered_bundle_and_bad_backend_are_refused(tmp_path):
+    make_bundle(tmp_path)
+    with pytest.raises(EdgesegError, match="unknown backend"):
+        Segmenter.from_bundle(tmp_path, backend="cuda")
+    onnx_file = tmp_path / "full.fp32.onnx"
+    data = bytearray(onnx_file.read_bytes())
+    data[-1] ^= 1
+    onnx_file.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="sha256"):
+        Segmenter.from_bundle(tmp_path)
+
+
+@pytest.mark.skipif(cuda_driver_present(), reason="a CUDA driver is present: ort-cuda may really start here")
+def test_gpu_backend_without_gpu_says_so(bundle):
+    folder, _, _ = bundle
+    with pytest.raises(EdgesegError, match="fell back to CPUExecutionProvider"):
+        Segmenter.from_bundle(folder, backend="ort-cuda")
+
+
+@pytest.mark.skipif(cuda_driver_present(), reason="a CUDA driver is present: ort-cuda may really start here")
+def test_auto_passes_over_backends_that_cannot_start(bundle, monkeypatch):
+    from edgeseg.runtime import segmenter
+
+    folder, _, _ = bundle
+    monkeypatch.setattr(segmenter, "candidates", lambda backend: ["ort-cuda", "ort-cpu"])  # as on a GPU machine
+    with Segmenter.from_bundle(folder, threads=1) as seg:
+        assert seg.backend == "ort-cpu"
+        assert len(seg.skipped) == 1 and seg.skipped[0].startswith("ort-cuda: ") and "fell back" in seg.skipped[0]
+    monkeypatch.setattr(segmenter, "candidates", lambda backend: ["ort-cuda"])
+    with pytest.raises(EdgesegError, match="no backend can run this bundle here: ort-cuda"):
+        Segmenter.from_bundle(folder)
+
+
+def test_tensorrt_backend_without_tensorrt_says_how_to_install(bundle):
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("TensorRT is installed here")
+    with pytest.raises(EdgesegError, match=r"pip install 'edgeseg\[trt\]'"):
+        Segmenter.from_bundle(bundle[0], backend="tensorrt")
+
+
+def test_segmenter_checks_the_artifact_against_the_manifest(bundle):
+    from dataclasses import replace
+
+    folder, manifest, _ = bundle
+    art = manifest.artifacts[0]
+    with OrtRunner(folder / art.file, threads=1) as runner:
+        with pytest.raises(EdgesegError, match="fit must be one of"):
+            Segmenter(runner, art, manifest.normalization, fit="crop")
+        with pytest.raises(EdgesegError, match="static C, H, W"):
+            Segmenter(runner, replace(art, input=replace(art.input, shape=("batch", 3, "h", "w"))), manifest.normalization)
+        with pytest.raises(EdgesegError, match="takes 3 channels"):
+            Segmenter(runner, art, mf.Normalization("gray", (0.5,), (0.2,)))
+        seg = Segmenter(runner, art, manifest.normalization)
+        with pytest.raises(EdgesegInputError, match="no images given"):
+            seg.preprocess([])
+        with pytest.raises(EdgesegInputError, match="list of them"):
+            seg.segment({"a": 1})
