@@ -12,7 +12,13 @@ from edgeseg.models import create_model, list_models
 
 from .conftest import NORM, trained_looking
 
-TINY = {"unet": {"width_mult": 0.0625}, "unet_sharp": {"width_mult": 0.0625}, "m2snet": {"encoder": "vgg_light"}}
+TINY = {
+    "unet": {"width_mult": 0.0625},
+    "unet_sharp": {"width_mult": 0.0625},
+    "plnet": {"width_mult": 0.0625},
+    "pgunet": {"width_mult": 0.0625},
+    "m2snet": {"encoder": "vgg_light"},
+}
 # m2snet is exported once, in the fold test below (its graph is the slowest to trace)
 CHECKPOINT_CASES = [name for name in list_models() if name != "m2snet"]
 
@@ -119,6 +125,11 @@ def test_every_family_exports_from_a_checkpoint_with_dynamic_batch(name, tmp_pat
     assert art.input.shape == ("batch", 3, size, size) and art.output.shape[0] == "batch"
     assert manifest.source["epoch"] == 3 and manifest.export["batch"] == {"dynamic": True, "max": 4}
     assert art.parity["max_abs_prob_err"] <= 1e-4 and art.parity["images"] == 3
+    graph = onnx.load(str(tmp_path / "bundle" / art.file)).graph
+    assert len(graph.output) == 1
+    if name == "plnet":  # `final`: the stage-1 head and anything only it uses are gone
+        names = [n.name for n in graph.node] + [i.name for i in graph.initializer]
+        assert variant == "final" and not any("head1" in n for n in names) and any("head2" in n for n in names)
 
 
 def test_m2snet_folded_graph_has_no_box_filters_and_matches_unfolded(tmp_path):
