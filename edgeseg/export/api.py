@@ -64,7 +64,6 @@ def export_bundle(
     if out.exists() and not out.is_dir():
         raise EdgesegError(f"--out {out} exists and is not a folder")
 
-    torch.set_grad_enabled(False)
     sample_cache: dict[int, tuple[samples.Samples, samples.Samples]] = {}
     artifacts: list[tuple[mf.Artifact, Any]] = []
     for variant in chosen:
@@ -77,11 +76,12 @@ def export_bundle(
         if size not in sample_cache:
             sample_cache[size] = _samples(calib_data, calib_images, parity_images, size, norm)
         calib, check = sample_cache[size]
-        artifacts += _export_variant(
-            model, variant, size, norm, precisions, calib, check,
-            batch=batch, dynamic=dynamic_batch is not None, opset=opset,
-            calib_method=calib_method, progress=progress,
-        )
+        with torch.no_grad():
+            artifacts += _export_variant(
+                model, variant, size, norm, precisions, calib, check,
+                batch=batch, dynamic=dynamic_batch is not None, opset=opset,
+                calib_method=calib_method, progress=progress,
+            )
 
     out.mkdir(parents=True, exist_ok=True)
     final = []

@@ -121,6 +121,7 @@ def test_every_family_exports_from_a_checkpoint_with_dynamic_batch(name, tmp_pat
         model=name, config=model.config, normalization={"color": "rgb", "mean": [0.5] * 3, "std": [0.25] * 3},
         recipe={"img_size": size}, epoch=3))
     manifest = export_bundle(ckpt, tmp_path / "bundle", variants=variant, dynamic_batch=4, parity_images=3)
+    assert torch.is_grad_enabled(), "export must not leave autograd switched off"
     art = manifest.artifact(variant, "fp32")
     assert art.input.shape == ("batch", 3, size, size) and art.output.shape[0] == "batch"
     assert manifest.source["epoch"] == 3 and manifest.export["batch"] == {"dynamic": True, "max": 4}
@@ -159,3 +160,4 @@ def test_bad_arguments_fail_with_one_line(kwargs, message, tmp_path):
     with pytest.raises(EdgesegError, match=message):
         export_bundle((model, NORM), tmp_path, **{"img_size": 32, **kwargs})
     assert not (tmp_path / "manifest.json").exists()
+
