@@ -118,9 +118,12 @@ def fit(image: np.ndarray, size: tuple[int, int], how: str = "resize") -> tuple[
 
 def normalize(image: np.ndarray, norm: Normalization) -> np.ndarray:
     """HxWxC in [0, 1] -> CxHxW float32, (x - mean) / std per channel."""
-    mean = np.asarray(norm.mean, dtype=np.float32)
-    std = np.asarray(norm.std, dtype=np.float32)
-    return np.ascontiguousarray(((image - mean) / std).transpose(2, 0, 1), dtype=np.float32)
+    mean = np.asarray(norm.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(norm.std, dtype=np.float32)[:, None, None]
+    planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)  # channel-first first: long inner loops
+    planes -= mean
+    planes /= std
+    return planes
 
 
 def prepare(image, size: tuple[int, int], norm: Normalization, how: str = "resize") -> tuple[np.ndarray, Meta]:
