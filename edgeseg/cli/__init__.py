@@ -48,6 +48,7 @@ from . import env, models  # noqa: E402,F401  (commands register themselves on `
 from . import bench  # noqa: E402,F401
 from . import build  # noqa: E402,F401
 from . import predict  # noqa: E402,F401
+from . import train  # noqa: E402,F401
 
 
 def main() -> None:
