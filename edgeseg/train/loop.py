@@ -70,8 +70,18 @@ class Run:
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        return _train(cfg, resume)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _train(cfg: TrainConfig, resume: bool) -> dict[str, Any]:
     rank, world = _init_distributed()
     device = _device(cfg.device, world)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
     out = Path(cfg.out)
     saved = None
     if resume:
@@ -92,16 +102,19 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     phases = recipe.phases(epochs)
 
     torch.manual_seed(settings["seed"])
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
     config = {"num_classes": 1, "in_channels": norm.channels, **settings["model_config"]}
     run = Run(model=None)
     if saved is None:
         run.model = recipe.build(config).to(device)
     else:
         _restore(run, recipe, saved, phases, lr, device)
+    divisor = run.model.size_divisor
+    for size in {p.img_size or img_size for p in phases}:
+        if size % divisor:
+            raise EdgesegError(f"training size {size} is not a multiple of {divisor} for {settings['model']}; "
+                               f"use --img-size {-(-size // divisor) * divisor}")
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
-    if saved is not None and saved.get("scaler"):
+    if saved is not None and saved.get("scaler") and scaler.is_enabled():
         scaler.load_state_dict(saved["scaler"])
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
