@@ -250,7 +250,9 @@ def plot_pareto(result: dict, path: Path) -> Path:
     several_batches = len({r["batch"] for r in rows}) > 1
     for i, r in enumerate(rows):
         text = f"{r['variant']} b{r['batch']}" if several_batches else r["variant"]
-        ax.annotate(text, (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        on_front = i in front
+        ax.annotate(text, (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4), fontsize=7 if on_front else 6,
+                    color="black" if on_front else "gray")
     if front:
         order = sorted(front, key=lambda i: xs[i])
         fx = [xs[i] for i in order]
