@@ -28,7 +28,6 @@ def _cfg(tmp_path, model, **kw):
 
 @pytest.mark.parametrize("model", FAMILIES)
 def test_each_family_trains_and_the_loss_goes_down(tmp_path, model):
-    torch.set_num_threads(2)
     summary = train(_cfg(tmp_path, model, options=ONE_PHASE.get(model, {})))
     first, second = summary["history"]
     assert second["loss"] < first["loss"]
