@@ -147,7 +147,14 @@ def cached_engine(manifest: mf.Manifest, plan: BuildPlan, bundle: Path) -> mf.En
 
 
 def plans_for(manifest: mf.Manifest, **options) -> list[BuildPlan]:
-    """One plan per ONNX artifact; `options` are make_plan's keywords (target, versions, batch, ...)."""
+    """One plan per ONNX artifact; `options` are make_plan's keywords (target, versions, batch, ...).
+
+    Without --max-batch, a dynamic-batch export's recorded maximum (`edgeseg export --dynamic-batch N`)
+    is the profile's max batch (and the target's default when the manifest states none)."""
+    if options.get("max_batch") is None and options.get("dla_core") is None:
+        batch = manifest.export.get("batch") or {}
+        if batch.get("dynamic") and isinstance(batch.get("max"), int):
+            options = {**options, "max_batch": max(batch["max"], options.get("min_batch") or 1, options.get("opt_batch") or 1)}
     return [make_plan(artifact, **options) for artifact in manifest.artifacts]
 
 

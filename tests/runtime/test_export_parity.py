@@ -7,7 +7,7 @@ import pytest
 
 import edgeseg.export as export
 from edgeseg.manifest import Normalization
-from edgeseg.metrics import mask_flips, masks_from_output
+from edgeseg.metrics import mask_flips, masks_from_output, sigmoid
 
 from .subprocess_env import run_without_torch
 
@@ -26,7 +26,9 @@ out = {{}}
 for precision in ("fp32", "int8"):
     with Segmenter.from_bundle({bundle!r}, precision=precision, threads=1) as seg:
         batch, _ = seg.preprocess(list(pixels))
-        np.save({folder!r} + f"/{{precision}}.masks.npy", np.stack(seg.segment(list(pixels))))
+        masks, probs = seg.segment(list(pixels), probabilities=True)
+        np.save({folder!r} + f"/{{precision}}.masks.npy", np.stack(masks))
+        np.save({folder!r} + f"/{{precision}}.probs.npy", np.stack(probs))
         np.save({folder!r} + f"/{{precision}}.batch.npy", batch)
         out[precision] = seg.backend
 print(json.dumps({{"backends": out, "torch": "torch" in sys.modules}}))
@@ -67,9 +69,12 @@ def test_segmenter_reproduces_export_parity(exported, tmp_path):
     with torch.no_grad():
         reference = model.deploy(model.default_variant()).eval()(torch.from_numpy(parity_images)).numpy()
     eager = masks_from_output(reference, "logits", 0.5)
+    eager_probs = sigmoid(reference[:, 0])
     for precision in ("fp32", "int8"):
         np.testing.assert_array_equal(np.load(tmp_path / f"{precision}.batch.npy"), parity_images)
         masks = np.load(tmp_path / f"{precision}.masks.npy")
         parity = manifest.artifact(None, precision).parity
         assert mask_flips(masks, eager) == pytest.approx(parity["mask_flip_share"], abs=1e-12), precision
+        err = float(np.abs(np.load(tmp_path / f"{precision}.probs.npy") - eager_probs).max())
+        assert err == pytest.approx(parity["max_abs_prob_err"], abs=1e-6), precision  # int8: ~1e-3, pinned to 1e-6
     np.testing.assert_array_equal(np.load(tmp_path / "fp32.masks.npy"), eager)  # fp32: identical masks
