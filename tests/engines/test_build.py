@@ -61,6 +61,16 @@ def test_exported_max_batch_is_the_default_profile_max(bundle):
     assert build.plans_for(exported, **options, opt_batch=32)[0].profile.max[0] == 32
 
 
+def test_plans_filter_by_variant_and_precision(bundle):
+    from edgeseg.errors import IntegrityError
+
+    _, manifest = bundle
+    options = dict(target="cuda", trt_version="10.3.0", compute_capability="8.6")
+    assert [p.artifact for p in build.plans_for(manifest, precision="fp32", **options)] == ["full.fp32.onnx"]
+    with pytest.raises(IntegrityError, match="full.fp32"):
+        build.plans_for(manifest, precision="int8", **options)
+
+
 def test_without_tensorrt_the_error_says_how_to_install(bundle):
     try:
         import tensorrt  # noqa: F401
