@@ -179,3 +179,10 @@ def test_resume_inside_a_later_phase_matches_an_uninterrupted_run(tmp_path, monk
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-6)
         for head in a["val"]:
             assert a["val"][head]["iou"] == pytest.approx(b["val"][head]["iou"], abs=1e-6)
+
+
+def test_worker_processes_do_not_change_the_run(tmp_path):
+    kw = dict(epochs=1, augment=True, data="synthetic:polyp?n=8&size=32")
+    a = train(_cfg(tmp_path / "a", "unet", workers=0, **kw))["history"][0]
+    b = train(_cfg(tmp_path / "b", "unet", workers=2, **kw))["history"][0]
+    assert a["loss"] == b["loss"] and a["val"] == b["val"]
