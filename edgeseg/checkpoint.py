@@ -106,3 +106,80 @@ def check_state(state: dict, expected: dict) -> None:
             raise IntegrityError(
                 f"tensor {name}: checkpoint has {tuple(got.shape)} {got.dtype}, model expects {tuple(ref.shape)} {ref.dtype}"
             )
+
+
+# --- resume state -----------------------------------------------------------------------------------
+# A training run's folder holds `resume.json` + `resume-EEEE.safetensors`: model weights, optimizer
+# tensors and RNG states in safetensors, everything else (optimizer hyper-parameters, scheduler,
+# grad scaler, history, run settings) in the JSON. The JSON is written last and names the tensor
+# file with its sha256, so it is the commit point: a run killed at any moment resumes from the last
+# epoch whose JSON was written, and older tensor files are removed only after that.
+RESUME_FORMAT = "edgeseg.resume/1"
+RESUME = "resume.json"
+
+
+def save_resume(folder: str | Path, epoch: int, tensors: dict, state: dict[str, Any]) -> Path:
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    weights = folder / f"resume-{epoch:04d}.safetensors"
+    with atomic_path(weights) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": RESUME_FORMAT})
+    sidecar = write_json(folder / RESUME, {"format": RESUME_FORMAT, "epoch": epoch, "tensors": weights.name,
+                                           "tensors_sha256": sha256(weights), **state})
+    for old in folder.glob("resume-*.safetensors"):
+        if old.name != weights.name:
+            old.unlink(missing_ok=True)
+    return sidecar
+
+
+def load_resume(folder: str | Path) -> tuple[dict[str, Any], dict]:
+    """(state JSON, tensors) of the last committed epoch; refuses anything that is not ours or changed."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    sidecar = Path(folder) / RESUME
+    if not sidecar.is_file():
+        raise IntegrityError(f"{sidecar} not found: nothing to resume in {folder} (no epoch finished yet?)")
+    try:
+        state = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"{sidecar.name}: malformed resume state ({exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+        raise IntegrityError(f"{sidecar.name}: not an edgeseg resume state")
+    name = state.get("tensors", "")
+    weights = sidecar.with_name(name)
+    if Path(name).name != name or not weights.is_file():
+        raise IntegrityError(f"resume tensors {name!r} named by {sidecar.name} are missing")
+    if sha256(weights) != state.get("tensors_sha256"):
+        raise IntegrityError(f"{weights.name}: sha256 mismatch, the resume state changed or is corrupted")
+    try:
+        return state, load_file(str(weights))
+    except SafetensorError as exc:
+        raise IntegrityError(f"{weights.name}: not a valid safetensors file ({exc})") from exc
+
+
+def split_optimizer_state(state_dict: dict, prefix: str = "optim") -> tuple[dict, dict]:
+    """torch optimizer state_dict -> (tensors for safetensors, JSON-able rest)."""
+    import torch
+
+    tensors, scalars = {}, {}
+    for index, entry in state_dict["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.{index}.{key}"] = value
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def join_optimizer_state(tensors: dict, rest: dict, prefix: str = "optim") -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            index, key = name[len(prefix) + 1:].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    for name, value in rest["scalars"].items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": rest["param_groups"]}

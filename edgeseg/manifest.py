@@ -124,6 +124,7 @@ class Manifest:
     engines: tuple[Engine, ...] = ()
     tools: dict[str, str] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)  # checkpoint it came from: file, sha256, epoch
+    export: dict[str, Any] = field(default_factory=dict)  # export settings: target, img_size, batch, calibration
     schema: str = SCHEMA
 
     def artifact(self, variant: str | None = None, precision: str | None = None) -> Artifact:
@@ -164,6 +165,7 @@ class Manifest:
                 engines=tuple(Engine.from_dict(e) for e in d.get("engines", [])),
                 tools=dict(d.get("tools", {})),
                 source=dict(d.get("source", {})),
+                export=dict(d.get("export", {})),
             )
         except IntegrityError:
             raise

@@ -157,7 +157,7 @@ def to_markdown(result: dict) -> str:
     lines += [f"- created: {result.get('created')}", f"- command: `{result.get('command')}`"]
     lines += [f"- {line}" for line in environment_lines(env)]
     lines += [f"- timing: {settings.get('timing')}", ""]
-    lines.append("Latency = the runner's infer call per batch (wall clock); img/s = batch / mean latency; "
+    lines.append("Latency = the runner's infer call per batch (wall clock); img/s = batch / p50 latency; "
                  "pre/post = the runtime's preprocessing and postprocessing per batch (p50).")
     lines.append("")
     ok = ok_rows(result)
@@ -250,7 +250,9 @@ def plot_pareto(result: dict, path: Path) -> Path:
     several_batches = len({r["batch"] for r in rows}) > 1
     for i, r in enumerate(rows):
         text = f"{r['variant']} b{r['batch']}" if several_batches else r["variant"]
-        ax.annotate(text, (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        on_front = i in front
+        ax.annotate(text, (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4), fontsize=7 if on_front else 6,
+                    color="black" if on_front else "gray")
     if front:
         order = sorted(front, key=lambda i: xs[i])
         fx = [xs[i] for i in order]
@@ -295,10 +297,17 @@ def print_table(result: dict, console=None) -> None:
     console.print(table)
     for r in result["rows"]:
         if r.get("status") != "ok":
-            console.print(f"[yellow]{r.get('status')}[/]: " + escape(f"{r.get('backend')} {r.get('variant') or ''} "
-                          f"{r.get('precision') or ''} batch {r.get('batch')}: {r.get('reason')}"))
+            what = " ".join(str(r[k]) for k in ("variant", "precision") if r.get(k))
+            what += f" batch {r['batch']}" if r.get("batch") else ""
+            console.print(f"[yellow]{r.get('status')}[/] {escape(r.get('backend') or '')}{escape(' ' + what if what else '')}: "
+                          + escape(str(r.get("reason"))))
+    noisy = [w for w in result.get("warnings", []) if "latency CV" in w]
     for w in result.get("warnings", []):
-        console.print("[yellow]warning[/]: " + escape(w))
+        if w not in noisy:
+            console.print("[yellow]warning[/]: " + escape(w))
+    if noisy:
+        console.print(f"[yellow]warning[/]: {len(noisy)} row(s) with latency CV > 5% (busy machine or too few "
+                      "iterations; results.md lists them): medians are reported")
 
 
 # --- gates ------------------------------------------------------------------------------------------

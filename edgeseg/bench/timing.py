@@ -5,7 +5,8 @@ What is timed (wall clock, `time.perf_counter`, per batch):
   for GPU runners it includes the host<->device copies, which the device hook splits out);
 - `preprocess` / `postprocess`: the runtime's own steps, timed separately;
 - `end_to_end`: the three together.
-Throughput (images/s) = batch x iterations / total infer time (i.e. batch / mean latency).
+Throughput (images/s) = batch / median latency: on a shared machine the median is robust to the
+stalls other processes cause, which a mean would fold into the figure (the mean is reported too).
 
 Device hook: a runner that measures on the device exposes `last_timings() -> dict[str, float]`,
 milliseconds spent in the last `infer` call under the keys `h2d`, `compute` and `d2h` (TensorRT's
@@ -46,8 +47,8 @@ class Timing:
     preprocess: LatencyStats
     postprocess: LatencyStats
     end_to_end: LatencyStats
-    throughput: float  # images/s from the infer time
-    throughput_e2e: float  # images/s including pre- and postprocessing
+    throughput: float  # images/s: batch / median infer latency
+    throughput_e2e: float  # images/s: batch / median of pre + infer + post
     device: dict[str, LatencyStats] = field(default_factory=dict)  # from the runner's hook
     peak_rss_mb: float | None = None
     peak_rss_scope: str = "row"  # "row" or "process" (where the peak cannot be reset)
@@ -109,22 +110,26 @@ def time_pipeline(
             break
     end = clock()
 
-    total_infer_s = sum(inf) / 1e3
-    total_e2e_s = (sum(pre) + sum(inf) + sum(post)) / 1e3
+    latency = LatencyStats.of(inf)
+    end_to_end = LatencyStats.of([a + b + c for a, b, c in zip(pre, inf, post)])
     return Timing(
         batch=batch,
-        latency=LatencyStats.of(inf),
+        latency=latency,
         preprocess=LatencyStats.of(pre),
         postprocess=LatencyStats.of(post),
-        end_to_end=LatencyStats.of([a + b + c for a, b, c in zip(pre, inf, post)]),
-        throughput=batch * len(inf) / total_infer_s if total_infer_s > 0 else float("inf"),
-        throughput_e2e=batch * len(inf) / total_e2e_s if total_e2e_s > 0 else float("inf"),
+        end_to_end=end_to_end,
+        throughput=_per_second(batch, latency.p50),
+        throughput_e2e=_per_second(batch, end_to_end.p50),
         device={k: LatencyStats.of(v) for k, v in device.items() if v},
         peak_rss_mb=memory.peak_rss_mb(),
         peak_rss_scope="row" if per_row else "process",
         window=(start, end),
         masks=masks,
     )
+
+
+def _per_second(batch: int, ms: float) -> float:
+    return batch * 1e3 / ms if ms > 0 else float("inf")
 
 
 def _collect(device: dict[str, list[float]], timings: dict | None) -> None:

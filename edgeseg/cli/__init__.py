@@ -45,8 +45,11 @@ def _root(
 
 
 from . import env, models  # noqa: E402,F401  (commands register themselves on `app`)
+from . import bench  # noqa: E402,F401
 from . import build  # noqa: E402,F401
+from . import export  # noqa: E402,F401
 from . import predict  # noqa: E402,F401
+from . import train  # noqa: E402,F401
 
 
 def main() -> None:

@@ -41,9 +41,12 @@ def to_color(x: np.ndarray, color: str) -> np.ndarray:
 
 def normalize(x: np.ndarray, norm: Normalization) -> np.ndarray:
     """HxWxC float in [0, 1] (already in the normalisation's colour) -> CxHxW float32, (x - mean) / std."""
-    mean = np.asarray(norm.mean, np.float32)
-    std = np.asarray(norm.std, np.float32)
-    return np.ascontiguousarray(((x - mean) / std).transpose(2, 0, 1), dtype=np.float32)
+    mean = np.asarray(norm.mean, np.float32)[:, None, None]
+    std = np.asarray(norm.std, np.float32)[:, None, None]
+    planes = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)  # channels first, then long loops
+    planes -= mean
+    planes /= std
+    return planes
 
 
 def prepare(image: np.ndarray, norm: Normalization, size: int | tuple[int, int] | None = None) -> np.ndarray:
@@ -68,13 +71,13 @@ def resize_image(x: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     x = np.asarray(x, np.float32)
     ys, y0, y1 = _axis_weights(src_h, h)
     xs, x0, x1 = _axis_weights(src_w, w)
-    if x.ndim == 3:
-        ys, xs = ys[:, None, None], xs[None, :, None]
-    else:
-        ys, xs = ys[:, None], xs[None, :]
-    top = x[y0][:, x0] * (1 - xs) + x[y0][:, x1] * xs
-    bottom = x[y1][:, x0] * (1 - xs) + x[y1][:, x1] * xs
-    return (top * (1 - ys) + bottom * ys).astype(np.float32)
+    ys, xs = ys[:, None], xs[None, :]
+    planes = np.ascontiguousarray(x.transpose(2, 0, 1) if x.ndim == 3 else x[None])  # channels first: long inner loops
+    rows0, rows1 = np.take(planes, y0, axis=1), np.take(planes, y1, axis=1)  # np.take keeps C order
+    top = np.take(rows0, x0, axis=2) * (1 - xs) + np.take(rows0, x1, axis=2) * xs
+    bottom = np.take(rows1, x0, axis=2) * (1 - xs) + np.take(rows1, x1, axis=2) * xs
+    out = (top * (1 - ys) + bottom * ys).astype(np.float32)
+    return np.ascontiguousarray(out.transpose(1, 2, 0) if x.ndim == 3 else out[0])
 
 
 def _axis_weights(src: int, dst: int):

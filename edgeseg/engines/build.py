@@ -85,7 +85,7 @@ def configure(builder, plan: BuildPlan):
     if plan.timing_cache is not None:
         path = Path(plan.timing_cache)
         cache = config.create_timing_cache(path.read_bytes() if path.is_file() else b"")
-        config.set_timing_cache(cache, ignore_mismatch=False)
+        config.set_timing_cache(cache, False)  # False: refuse a cache from another GPU/TensorRT
     return config
 
 

@@ -8,7 +8,8 @@ returns a frozen `BuildPlan`; `edgeseg.engines.build` only carries the plan out.
 - TensorRT 10 (JetPack 6) builds weakly typed networks: an fp16 graph gets the FP16 flag, an int8 QDQ
   graph gets the INT8 flag and no calibrator (its scales are in the graph: explicit quantization).
   On DLA an int8 graph also gets FP16, because DLA runs the layers between Q/DQ pairs in fp16.
-- DLA needs fp16 or int8 and always gets GPU fallback for layers it cannot run.
+- DLA needs fp16 or int8 and always gets GPU fallback for layers it cannot run; it has no dynamic
+  shapes, so its profile is the one opt batch (min = opt = max).
 - One optimization profile for the input's batch axis (min/opt/max); height and width are static.
 - The cache key hashes everything that changes the engine's bytes: ONNX sha256, TensorRT version,
   compute capability, precision and settings. An engine whose key is already in the manifest is reused.
@@ -148,6 +149,13 @@ def make_plan(
         flags.append("GPU_FALLBACK")
         notes.append(f"DLA core {dla_core} with GPU fallback for layers DLA cannot run")
 
+    profile = make_profile(artifact, min_batch, opt_batch, max_batch, tgt.default_max_batch)
+    if dla_core is not None and profile.min != profile.max:
+        if min_batch is not None or max_batch is not None:
+            raise EdgesegError("DLA has no dynamic shapes: give only --opt-batch (the one batch size the engine runs)")
+        profile = Profile(profile.input, profile.opt, profile.opt, profile.opt)
+        notes.append(f"DLA: static batch {profile.opt[0]}")
+
     return BuildPlan(
         artifact=artifact.file,
         onnx_sha256=artifact.sha256,
@@ -158,7 +166,7 @@ def make_plan(
         compute_capability=compute_capability,
         strongly_typed=strongly_typed,
         flags=tuple(flags),
-        profile=make_profile(artifact, min_batch, opt_batch, max_batch, tgt.default_max_batch),
+        profile=profile,
         workspace_bytes=_workspace_bytes(tgt, workspace_gib),
         dla_core=dla_core,
         opt_level=opt_level,

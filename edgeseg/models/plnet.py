@@ -46,6 +46,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import EdgesegError
 from .base import SegModel, check_input_size
 from .layers import VGGBlock, up, widths
 from .registry import register
@@ -109,7 +110,7 @@ class PLNet(SegModel):
     def forward(self, x: torch.Tensor, stages: int = 2) -> dict[str, torch.Tensor]:
         self.check_input(x)
         if stages not in (1, 2):
-            raise ValueError(f"stages must be 1 or 2, got {stages}")
+            raise EdgesegError(f"plnet has stages 1 and 2, not {stages}")
         features = self.stage1(x)
         out = {"stage1": self.head1(features[0])}
         if stages == 2:

@@ -1,10 +1,12 @@
-"""Images -> the network's input, and network output -> masks at the caller's size (numpy + Pillow).
+"""Images -> the network's input, and network output -> masks at the caller's size (numpy only).
 
 An image is a path or an array: HxW (gray) or HxWxC with C in 1, 3, 4 (alpha dropped), dtype uint8,
 uint16 (scaled by their full range) or float (already in [0, 1]). Anything else raises
 EdgesegInputError saying what was wrong. Images larger than MAX_PIXELS are refused before their
 data is touched. `fit="resize"` stretches to the model size; `fit="pad"` keeps the aspect ratio and
-pads with black. Masks come back at the original size (probabilities resized bilinearly, then
+pads with black. The pixel path is training's own (`edgeseg.data.transforms`: scale by dtype range,
+colour, bilinear half-pixel resize, normalise), so a deployed model sees what it was trained and
+parity-checked on. Masks come back at the original size (probabilities resized the same way, then
 thresholded), so an image already at the model size gets exactly `metrics.masks_from_output`.
 """
 
@@ -16,14 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import read_image
+from ..data.transforms import normalize, resize_image, to_color, to_unit
 from ..errors import EdgesegInputError
 from ..manifest import Normalization
 from ..metrics import sigmoid
 
 MAX_PIXELS = 8192 * 8192  # 67 megapixels: larger inputs are refused (memory, and not a medical frame)
 FITS = ("resize", "pad")
-_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L" conversion
+_INTEGERS = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def check(array: np.ndarray) -> np.ndarray:
         raise EdgesegInputError(f"image is empty (shape {array.shape})")
     if array.shape[0] * array.shape[1] > MAX_PIXELS:
         raise EdgesegInputError(f"image of {array.shape[0]}x{array.shape[1]} pixels is over the {MAX_PIXELS:,}-pixel limit; downscale it first")
-    if array.dtype not in _SCALES and array.dtype.kind != "f":
+    if array.dtype not in _INTEGERS and array.dtype.kind != "f":
         raise EdgesegInputError(f"image dtype {array.dtype} is not supported; use uint8, uint16 or float in [0, 1]")
     if array.ndim == 3 and array.shape[2] == 4:
         array = array[..., :3]
@@ -66,33 +68,6 @@ def check(array: np.ndarray) -> np.ndarray:
         if lo < 0.0 or hi > 1.0:
             raise EdgesegInputError(f"float images must hold values in [0, 1], got [{lo:g}, {hi:g}] (divide 8-bit data by 255)")
     return array
-
-
-def to_float(array: np.ndarray) -> np.ndarray:
-    """Pixels scaled to [0, 1] by their dtype's range, float32, HxWxC."""
-    scale = _SCALES.get(array.dtype, 1.0)
-    out = array.astype(np.float32) / np.float32(scale) if scale != 1.0 else array.astype(np.float32, copy=False)
-    return out[..., None] if out.ndim == 2 else out
-
-
-def to_color(image: np.ndarray, color: str) -> np.ndarray:
-    """HxWxC float -> the channels the network wants: gray replicated to RGB, RGB reduced to luma."""
-    channels = image.shape[2]
-    if color == "rgb" and channels == 1:
-        return np.repeat(image, 3, axis=2)
-    if color == "gray" and channels == 3:
-        return (image @ _LUMA)[..., None]
-    return image
-
-
-def resize(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of one float32 HxW plane to (height, width) with Pillow."""
-    from PIL import Image
-
-    if plane.shape == tuple(size):
-        return plane
-    img = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32))  # mode "F"
-    return np.asarray(img.resize((size[1], size[0]), Image.BILINEAR), dtype=np.float32)
 
 
 def fit(image: np.ndarray, size: tuple[int, int], how: str = "resize") -> tuple[np.ndarray, Meta]:
@@ -108,7 +83,7 @@ def fit(image: np.ndarray, size: tuple[int, int], how: str = "resize") -> tuple[
     else:
         raise EdgesegInputError(f"fit must be one of {FITS}, got {how!r}")
     top, left, rh, rw = region
-    inner = np.stack([resize(image[..., c], (rh, rw)) for c in range(image.shape[2])], axis=2)
+    inner = resize_image(image, (rh, rw))
     if region == (0, 0, H, W):
         return inner, Meta((h, w), region)
     out = np.zeros((H, W, image.shape[2]), dtype=np.float32)
@@ -116,17 +91,10 @@ def fit(image: np.ndarray, size: tuple[int, int], how: str = "resize") -> tuple[
     return out, Meta((h, w), region)
 
 
-def normalize(image: np.ndarray, norm: Normalization) -> np.ndarray:
-    """HxWxC in [0, 1] -> CxHxW float32, (x - mean) / std per channel."""
-    mean = np.asarray(norm.mean, dtype=np.float32)
-    std = np.asarray(norm.std, dtype=np.float32)
-    return np.ascontiguousarray(((image - mean) / std).transpose(2, 0, 1), dtype=np.float32)
-
-
 def prepare(image, size: tuple[int, int], norm: Normalization, how: str = "resize") -> tuple[np.ndarray, Meta]:
     """One image (path or array) -> (CxHxW network input, Meta)."""
     array = check(load(image))
-    fitted, meta = fit(to_color(to_float(array), norm.color), size, how)
+    fitted, meta = fit(to_color(to_unit(array), norm.color), size, how)
     return normalize(fitted, norm), meta
 
 
@@ -145,7 +113,9 @@ def restore(probs: np.ndarray, meta: Meta) -> np.ndarray:
     """CxHxW probabilities at model size -> Cx(orig H)x(orig W): crop the image's region, resize back."""
     top, left, rh, rw = meta.region
     crop = probs[:, top : top + rh, left : left + rw]
-    return np.stack([resize(plane, meta.size) for plane in crop])
+    if crop.shape[1:] == meta.size:
+        return crop
+    return resize_image(crop.transpose(1, 2, 0), meta.size).transpose(2, 0, 1)
 
 
 def to_mask(probs: np.ndarray, threshold: float) -> np.ndarray:

@@ -5,6 +5,10 @@ Buffers are allocated once for the optimization profile's largest shapes and bou
 asynchronously, runs `execute_async_v3` and copies back on the same stream. On an integrated GPU
 (Jetson) the host buffers are mapped into the GPU's address space and no copies are made.
 A lock makes one runner safe to share between threads (one context, one stream).
+
+Timing hook (used by `edgeseg bench`): CUDA events are recorded on the stream around the H2D copies,
+`execute_async_v3` and the D2H copies; `last_timings()` returns {"h2d", "compute", "d2h"} in
+milliseconds for the calling thread's last `infer`.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class TrtRunner(Runner):
                 raise EdgesegError(f"{Path(engine).name}: TensorRT cannot load this engine (built for another GPU or TensorRT version?); rebuild it with `edgeseg build`")
             self._context = self._engine.create_execution_context()
             self._stream = cuda.Stream()
+            self._events = tuple(cuda.Event() for _ in range(4))  # start, after H2D, after compute, end
             self._describe(trt)
             self._allocate()
         except BaseException:
@@ -68,6 +73,7 @@ class TrtRunner(Runner):
             raise
         self._ctx.pop()
         self._lock = threading.Lock()
+        self._last = threading.local()
 
     def _describe(self, trt) -> None:
         engine = self._engine
@@ -114,6 +120,8 @@ class TrtRunner(Runner):
         with self._lock:
             self._ctx.push()
             try:
+                start, copied_in, computed, end = self._events
+                start.record(self._stream)
                 for info in self.inputs:
                     array = feed[info.name]
                     self._context.set_input_shape(info.name, array.shape)
@@ -121,18 +129,31 @@ class TrtRunner(Runner):
                     np.copyto(host, array)
                     if not self.zero_copy:
                         cuda.memcpy_htod_async(self._device[info.name], host, self._stream)
+                copied_in.record(self._stream)
                 if not self._context.execute_async_v3(self._stream.handle):
                     raise EdgesegError("TensorRT execution failed (see the TensorRT log)")
+                computed.record(self._stream)
                 views = {}
                 for info in self.outputs:
                     shape = tuple(self._context.get_tensor_shape(info.name))
                     views[info.name] = self._host[info.name][: volume(shape)].reshape(shape)
                     if not self.zero_copy:
                         cuda.memcpy_dtoh_async(views[info.name], self._device[info.name], self._stream)
+                end.record(self._stream)
                 self._stream.synchronize()
+                self._last.timings = {
+                    "h2d": copied_in.time_since(start),
+                    "compute": computed.time_since(copied_in),
+                    "d2h": end.time_since(computed),
+                }
                 return {name: view.copy() for name, view in views.items()}
             finally:
                 self._ctx.pop()
+
+    def last_timings(self) -> dict[str, float] | None:
+        """Milliseconds of this thread's last `infer` on the GPU: {"h2d", "compute", "d2h"} (CUDA events)."""
+        timings = getattr(self._last, "timings", None)
+        return dict(timings) if timings else None
 
     def close(self) -> None:
         if getattr(self, "_engine", None) is None:
@@ -142,7 +163,7 @@ class TrtRunner(Runner):
             for allocation in self._device.values():
                 allocation.free()
             self._device, self._host = {}, {}
-            self._context = self._engine = self._runtime = self._stream = None
+            self._context = self._engine = self._runtime = self._stream = self._events = None
         finally:
             self._ctx.pop()
             self._ctx.detach()

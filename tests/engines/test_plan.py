@@ -44,12 +44,15 @@ def test_dla_plans():
     assert p.flags == ("INT8", "FP16", "GPU_FALLBACK")  # DLA runs non-quantized layers in fp16
     assert p.settings()["gpu_fallback"] is True and p.settings()["dla_core"] == 1
     assert plan("fp16", dla_core=0).flags == ("FP16", "GPU_FALLBACK")
+    static = plan("fp16", dla_core=0, opt_batch=2)
+    assert static.profile.min == static.profile.opt == static.profile.max == (2, 3, 64, 64)  # DLA: no dynamic shapes
     assert plan("fp16", trt="11.4.1", dla_core=0).flags == ("GPU_FALLBACK",)
     for kwargs, message in [
         (dict(precision="fp32", dla_core=0), "DLA runs only"),
         (dict(precision="fp16", dla_core=2), "DLA cores 0-1"),
         (dict(precision="fp16", dla_core=0, target="jetson-orin-nano"), "has no DLA"),
         (dict(precision="fp16", dla_core=0, trt="11.2.0"), "no DLA support"),
+        (dict(precision="fp16", dla_core=0, max_batch=4), "no dynamic shapes"),
     ]:
         with pytest.raises(EdgesegError, match=message):
             plan(**kwargs)
@@ -96,7 +99,7 @@ def test_cache_key_covers_every_input_and_nothing_else():
         plan("int8", min_batch=1, opt_batch=2, max_batch=4),
         plan("int8", workspace_gib=1, min_batch=1, opt_batch=1, max_batch=4),
         plan("int8", opt_level=4, min_batch=1, opt_batch=1, max_batch=4),
-        plan("int8", dla_core=0, min_batch=1, opt_batch=1, max_batch=4),
+        plan("int8", dla_core=0, opt_batch=1),
     ]
     keys = {p.cache_key for p in variants} | {base.cache_key}
     assert len(keys) == len(variants) + 1

@@ -28,3 +28,16 @@ def test_every_variant_is_one_tensor_of_the_right_shape(name):
         assert isinstance(y, torch.Tensor), f"{name}/{variant} returned {type(y).__name__}"
         assert y.shape == (1, 2, size, size)
         assert model.output_kind(variant) in ("logits", "probabilities")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_family_survives_a_checkpoint_round_trip(name, tmp_path):
+    from edgeseg.checkpoint import CheckpointInfo, load, save
+
+    model = create_model(name, **TINY.get(name, {}))
+    info = CheckpointInfo(model=name, config=model.config, normalization={})
+    save(tmp_path / "ckpt", model, info)
+    loaded, _ = load(tmp_path / "ckpt")
+    assert loaded.config == model.config
+    state = model.state_dict()
+    assert all(torch.equal(t, state[k]) for k, t in loaded.state_dict().items())

@@ -61,5 +61,7 @@ def test_bad_input_size_names_the_divisor():
         model(torch.randn(1, 3, 40, 40))
     with pytest.raises(EdgesegError, match="divisible by 16"):
         model.deploy("final")(torch.randn(1, 3, 40, 40))
+    with pytest.raises(EdgesegError, match="stages 1 and 2"):
+        model(torch.randn(1, 3, 16, 16), stages=3)
     with pytest.raises(EdgesegError, match="valid: final, fused"):
         model.deploy("stage1")

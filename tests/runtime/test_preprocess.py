@@ -7,27 +7,30 @@ from edgeseg.metrics import masks_from_output
 from edgeseg.runtime import preprocess as pre
 
 
-def test_scaling_by_dtype_range():
-    assert pre.to_float(np.array([[0, 255]], np.uint8)).ravel().tolist() == [0.0, 1.0]
-    assert pre.to_float(np.array([[0, 65535]], np.uint16)).ravel().tolist() == [0.0, 1.0]
-    assert pre.to_float(np.array([[0.25]], np.float64)).dtype == np.float32
+def test_same_pixels_as_training():
+    """The runtime feeds the network exactly what `edgeseg.data.prepare` (training, export parity) makes."""
+    from edgeseg.data import prepare as train_prepare
+
+    rng = np.random.default_rng(0)
+    cases = [
+        ((rng.random((37, 50, 3)) * 255).astype(np.uint8), Normalization()),
+        ((rng.random((20, 20)) * 65535).astype(np.uint16), Normalization()),
+        ((rng.random((64, 48, 3))).astype(np.float32), Normalization("gray", (0.5,), (0.25,))),
+        ((rng.random((32, 32, 4)) * 255).astype(np.uint8), Normalization()),
+    ]
+    for image, norm in cases:
+        ours, meta = pre.prepare(image, (32, 32), norm)
+        np.testing.assert_array_equal(ours, train_prepare(image[..., :3] if image.ndim == 3 else image, norm, (32, 32)))
+        assert meta == pre.Meta(image.shape[:2], (0, 0, 32, 32))
 
 
-def test_color_conversion_follows_manifest():
-    gray = np.full((2, 2, 1), 0.5, np.float32)
-    rgb = pre.to_color(gray, "rgb")
-    assert rgb.shape == (2, 2, 3) and np.all(rgb == 0.5)
-    red = np.zeros((1, 1, 3), np.float32)
-    red[..., 0] = 1.0
-    assert pre.to_color(red, "gray")[0, 0, 0] == pytest.approx(0.299)
+def test_normalize_is_the_manifest_formula():
+    from edgeseg.data.transforms import normalize
 
-
-def test_normalize_matches_formula():
-    norm = Normalization()
     img = np.random.default_rng(0).random((4, 5, 3), dtype=np.float32)
-    out = pre.normalize(img, norm)
-    assert out.shape == (3, 4, 5) and out.dtype == np.float32
-    np.testing.assert_allclose(out[1], (img[..., 1] - 0.456) / 0.224, rtol=1e-6)
+    out = normalize(img, Normalization())
+    assert out.shape == (3, 4, 5) and out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out[1], (img[..., 1] - np.float32(0.456)) / np.float32(0.224))
 
 
 def test_pad_keeps_aspect_and_restores_size():

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from edgeseg import manifest as mf
 from edgeseg.errors import EdgesegError, EdgesegInputError, IntegrityError
 from edgeseg.runtime import OrtRunner, Segmenter
 from edgeseg.runtime.backends import cuda_driver_present
@@ -108,3 +109,47 @@ def test_gpu_backend_without_gpu_says_so(bundle):
     folder, _, _ = bundle
     with pytest.raises(EdgesegError, match="fell back to CPUExecutionProvider"):
         Segmenter.from_bundle(folder, backend="ort-cuda")
+
+
+@pytest.mark.skipif(cuda_driver_present(), reason="a CUDA driver is present: ort-cuda may really start here")
+def test_auto_passes_over_backends_that_cannot_start(bundle, monkeypatch):
+    from edgeseg.runtime import segmenter
+
+    folder, _, _ = bundle
+    monkeypatch.setattr(segmenter, "candidates", lambda backend: ["ort-cuda", "ort-cpu"])  # as on a GPU machine
+    with Segmenter.from_bundle(folder, threads=1) as seg:
+        assert seg.backend == "ort-cpu"
+        assert len(seg.skipped) == 1 and seg.skipped[0].startswith("ort-cuda: ") and "fell back" in seg.skipped[0]
+    monkeypatch.setattr(segmenter, "candidates", lambda backend: ["ort-cuda"])
+    with pytest.raises(EdgesegError, match="no backend can run this bundle here: ort-cuda"):
+        Segmenter.from_bundle(folder)
+
+
+def test_tensorrt_backend_without_tensorrt_says_how_to_install(bundle):
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("TensorRT is installed here")
+    with pytest.raises(EdgesegError, match=r"pip install 'edgeseg\[trt\]'"):
+        Segmenter.from_bundle(bundle[0], backend="tensorrt")
+
+
+def test_segmenter_checks_the_artifact_against_the_manifest(bundle):
+    from dataclasses import replace
+
+    folder, manifest, _ = bundle
+    art = manifest.artifacts[0]
+    with OrtRunner(folder / art.file, threads=1) as runner:
+        with pytest.raises(EdgesegError, match="fit must be one of"):
+            Segmenter(runner, art, manifest.normalization, fit="crop")
+        with pytest.raises(EdgesegError, match="static C, H, W"):
+            Segmenter(runner, replace(art, input=replace(art.input, shape=("batch", 3, "h", "w"))), manifest.normalization)
+        with pytest.raises(EdgesegError, match="takes 3 channels"):
+            Segmenter(runner, art, mf.Normalization("gray", (0.5,), (0.2,)))
+        seg = Segmenter(runner, art, manifest.normalization)
+        with pytest.raises(EdgesegInputError, match="no images given"):
+            seg.preprocess([])
+        with pytest.raises(EdgesegInputError, match="list of them"):
+            seg.segment({"a": 1})

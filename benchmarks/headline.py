@@ -1,0 +1,204 @@
+"""Reproduce the README's headline table on a CPU: torch eager vs ONNX Runtime (CPU), per family and variant.
+
+    python benchmarks/headline.py --out benchmarks/results/headline [--threads 2] [--img-size 224]
+    python benchmarks/headline.py --quick --out /tmp/headline     # 64 px, few iterations: a smoke run
+
+For each family a checkpoint is made (random weights from seed 0, unless --checkpoint gives a trained
+one for that family), then `edgeseg bench CHECKPOINT --backends torch,ort-cpu` exports the variants
+and times them, in its own process. This script only gathers the rows into headline.md/.json and
+checks the UNet# speed targets against the measured medians. Speed does not depend on the weights;
+IoU does, so the IoU columns mean something only for families given a trained --checkpoint.
+See benchmarks/METHODOLOGY.md for what is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# family, model config, variants, precisions
+SUITE = [
+    ("unet_sharp", {}, "L1,L2,L3,L4", "fp32,int8"),
+    ("plnet", {}, "final,fused", "fp32"),
+    ("m2snet", {}, "unfolded,folded", "fp32"),
+    ("pgunet", {}, "stage1,stage2,stage3,stage4", "fp32"),
+    ("unet", {}, "all", "fp32"),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "headline")
+    ap.add_argument("--img-size", type=int, default=224)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--calib-images", type=int, default=8, help="int8 calibration images per variant")
+    ap.add_argument("--data", default=None, help="images with masks (default: synthetic polyps at --img-size)")
+    ap.add_argument("--models", default=",".join(s[0] for s in SUITE), help="comma-separated subset of the suite")
+    ap.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH", help="a trained checkpoint for one family")
+    ap.add_argument("--quick", action="store_true", help="64 px, 1 warm-up, 3 iterations, UNet# L1/L4 and U-Net only")
+    args = ap.parse_args()
+    if args.quick:
+        args.img_size, args.warmup, args.iters = 64, 1, 3
+    data = args.data or f"synthetic:polyp?n=16&size={args.img_size}&seed=7"
+    trained = dict(item.split("=", 1) for item in args.checkpoint)
+    chosen = args.models.split(",")
+    suite = [s for s in SUITE if s[0] in chosen]
+    if args.quick:
+        suite = [("unet_sharp", {}, "L1,L4", "fp32,int8"), ("unet", {}, "all", "fp32")]
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    started = time.time()
+    sections, rows, environment = [], [], None
+    for name, config, variants, precisions in suite:
+        ckpt = Path(trained[name]) if name in trained else make_checkpoint(name, config, args.out / "checkpoints", args.img_size)
+        if ckpt is None:
+            sections.append(f"- {name}: not registered in this edgeseg (family not landed), skipped")
+            continue
+        out = args.out / name
+        cmd = [sys.executable, "-m", "edgeseg", "bench", str(ckpt), "--backends", "torch,ort-cpu", "--variants", variants,
+               "--precision", precisions, "--img-size", str(args.img_size), "--data", data, "--warmup", str(args.warmup),
+               "--iters", str(args.iters), "--threads", str(args.threads), "--eval-images", "4",
+               "--calib-images", str(args.calib_images), "--out", str(out)]
+        print("+", " ".join(cmd), flush=True)
+        proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+        if proc.returncode != 0:
+            sections.append(f"- {name}: `edgeseg bench` exited {proc.returncode}")
+            continue
+        result = json.loads((out / "results.json").read_text())
+        for r in result["rows"]:
+            r["trained"] = name in trained
+        rows += result["rows"]
+        environment = result["environment"]
+        write_tables(args, rows, sections, environment, load_before, started)  # after each family: a cut-off run keeps what it measured
+    write_tables(args, rows, sections, environment, load_before, started)
+    print((args.out / "headline.md").read_text())
+    return 0
+
+
+def write_tables(args, rows, sections, environment, load_before, started) -> None:
+    from edgeseg.files import write_json, write_text
+
+    doc = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join(["python", "benchmarks/headline.py", *sys.argv[1:]]),
+        "img_size": args.img_size, "threads": args.threads, "warmup": args.warmup, "iters": args.iters,
+        "load_average_before": load_before, "load_average_after": os.getloadavg(), "wall_s": time.time() - started,
+        "environment": environment, "rows": rows, "notes": sections, "checks": unet_sharp_checks(rows),
+    }
+    write_json(args.out / "headline.json", doc)
+    write_text(args.out / "headline.md", to_markdown(doc))
+
+
+def make_checkpoint(name: str, config: dict, folder: Path, img_size: int) -> Path | None:
+    import torch
+
+    from edgeseg import checkpoint
+    from edgeseg.checkpoint import CheckpointInfo
+    from edgeseg.errors import EdgesegError
+    from edgeseg.models import create_model
+
+    torch.manual_seed(0)
+    try:
+        model = create_model(name, **config)
+    except EdgesegError:
+        return None
+    path = folder / name
+    norm = {"color": "rgb", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    checkpoint.save(path, model, CheckpointInfo(model=name, config=model.config, normalization=norm,
+                                                recipe={"img_size": img_size, "note": "random weights (seed 0), for speed only"}))
+    return path
+
+
+def _p50(row):
+    return (row.get("latency_ms") or {}).get("p50")
+
+
+def pair_rows(rows: list[dict]) -> list[dict]:
+    """One line per (model, variant, precision): torch and ORT side by side (batch 1)."""
+    ok = [r for r in rows if r["status"] == "ok" and r["batch"] == 1]
+    lines = {}
+    for r in ok:
+        key = (r["model"], r["variant"], r["precision"])
+        line = lines.setdefault(key, {"model": r["model"], "variant": r["variant"], "precision": r["precision"],
+                                      "size": r["img_size"], "params": r["params"], "gflops": r["gflops"],
+                                      "iou": None, "trained": r.get("trained")})
+        line[r["backend"]] = r
+        if r["backend"] == "ort-cpu":
+            line["iou"] = r.get("iou")
+    return list(lines.values())
+
+
+def unet_sharp_checks(rows: list[dict]) -> list[dict]:
+    """The issue's CPU targets, evaluated on the measured medians (batch 1)."""
+    lines = {(l["variant"], l["precision"]): l for l in pair_rows(rows) if l["model"] == "unet_sharp"}
+    checks = []
+    for level in ("L1", "L2", "L3", "L4"):
+        line = lines.get((level, "fp32"))
+        if line and "torch" in line and "ort-cpu" in line:
+            t, o = _p50(line["torch"]), _p50(line["ort-cpu"])
+            checks.append({"check": f"{level}: ORT fp32 at least as fast as torch eager", "passed": o <= t,
+                           "measured": f"ORT {o:.2f} ms vs torch {t:.2f} ms ({t / o:.2f}x)"})
+    l1, l4 = lines.get(("L1", "fp32")), lines.get(("L4", "fp32"))
+    if l1 and l4 and "ort-cpu" in l1 and "ort-cpu" in l4:
+        ratio = _p50(l4["ort-cpu"]) / _p50(l1["ort-cpu"])
+        checks.append({"check": f"L1 at least 10x faster than L4 (ORT fp32, {l1['size']} px)", "passed": ratio >= 10,
+                       "measured": f"{ratio:.1f}x"})
+    for level in ("L3", "L4"):
+        f, q = lines.get((level, "fp32")), lines.get((level, "int8"))
+        if f and q and "ort-cpu" in f and "ort-cpu" in q:
+            a, b = _p50(f["ort-cpu"]), _p50(q["ort-cpu"])
+            checks.append({"check": f"{level}: int8 faster than fp32 (ORT CPU)", "passed": b < a,
+                           "measured": f"int8 {b:.2f} ms vs fp32 {a:.2f} ms ({a / b:.2f}x)"})
+    return checks
+
+
+def to_markdown(doc: dict) -> str:
+    env = doc.get("environment") or {}
+    cpu = env.get("cpu", {})
+    v = env.get("versions", {})
+    la, lb = doc["load_average_before"], doc["load_average_after"]
+    lines = [
+        "# Headline table (CPU)",
+        "",
+        f"- {doc['created']}, `{doc['command']}`, {doc['wall_s'] / 60:.1f} min",
+        f"- CPU: {cpu.get('model')}, {cpu.get('usable_cores')} usable cores, {doc['threads']} threads for torch and ONNX Runtime",
+        f"- torch {v.get('torch')}, onnxruntime {v.get('onnxruntime')}, Python {v.get('python')}",
+        f"- input {doc['img_size']}x{doc['img_size']} (PGU-net+ stages at their own sizes), batch 1, "
+        f"{doc['warmup']} warm-up + {doc['iters']} timed iterations, medians (p50) of the infer call",
+        f"- load average (1/5/15 min) before: {la[0]:.2f}/{la[1]:.2f}/{la[2]:.2f}, after: {lb[0]:.2f}/{lb[1]:.2f}/{lb[2]:.2f} "
+        f"on {cpu.get('usable_cores')} cores" + (" -- the machine was busy with other jobs: expect noise" if max(la[0], lb[0]) > 0.5 * (cpu.get("usable_cores") or 1) else ""),
+        "",
+        "| model | variant | precision | size | params (M) | GFLOPs | torch p50 ms | ORT p50 ms | ORT speed-up | ORT img/s | IoU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for l in pair_rows(doc["rows"]):
+        t, o = _p50(l.get("torch") or {}), _p50(l.get("ort-cpu") or {})
+        iou = f"{l['iou']:.3f}" if l["iou"] is not None and l.get("trained") else "(random weights)"
+        lines.append(
+            f"| {l['model']} | {l['variant']} | {l['precision']} | {l['size']} | {l['params'] / 1e6:.3f} | {l['gflops']:.2f} | "
+            f"{f'{t:.2f}' if t else '-'} | {f'{o:.2f}' if o else '-'} | {f'{t / o:.2f}x' if t and o else '-'} | "
+            f"{f'{1e3 / o:.1f}' if o else '-'} | {iou} |"
+        )
+    if doc["checks"]:
+        lines += ["", "## UNet# targets", "", "| target | measured | met |", "|---|---|---|"]
+        lines += [f"| {c['check']} | {c['measured']} | {'yes' if c['passed'] else 'NO'} |" for c in doc["checks"]]
+    failed = [r for r in doc["rows"] if r["status"] != "ok"]
+    if failed or doc["notes"]:
+        lines += ["", "## Not run", ""] + doc["notes"]
+        lines += [f"- {r['model']} {r.get('variant') or ''} {r.get('precision') or ''} {r['backend']}: {r['status']}: {r['reason']}" for r in failed]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""The sweep: variant x precision x backend x batch (x input size), one timed row each.
+
+Every row runs through a runtime `Segmenter`: its `preprocess`, the runner's `infer` and its
+`postprocess` are timed separately (timing.py). Torch rows plug the eager deploy module in as a
+runner (torch_runner.py), so all backends share pre/post and differ only in `infer`. Before timing,
+each row segments the evaluation images once (untimed) for IoU/Dice against the ground truth and for
+mask parity against the reference: the torch fp32 row of the same variant (else the first fp32 row
+that ran). A backend that cannot run here gives one "skipped" row with the reason; a row that fails
+gives a "failed" row with the error. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import manifest as mf
+from ..errors import EdgesegError
+from ..metrics import Confusion, dataset_scores
+from . import env as bench_env
+from .inputs import Images
+from .power import PowerSampler
+from .stats import CV_WARN
+from .timing import TimingPlan, time_pipeline
+
+BACKENDS = bench_env.BACKENDS
+RUNTIME_NAMES = {"ort-cpu": "ort-cpu", "ort-cuda": "ort-cuda", "ort-trt": "ort-tensorrt", "trt": "tensorrt"}
+SCHEMA = "edgeseg.bench/1"
+
+
+@dataclass
+class SweepPlan:
+    backends: list[str]
+    batches: list[int]
+    variants: list[str] | None = None  # None: every variant in the bundle (or model)
+    precisions: list[str] | None = None  # None: every precision in the bundle
+    timing: TimingPlan = field(default_factory=TimingPlan)
+    threads: int = 1
+
+    def __post_init__(self):
+        bad = [b for b in self.backends if b not in BACKENDS]
+        if bad:
+            raise EdgesegError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(BACKENDS)}")
+        if not self.batches or any(b < 1 for b in self.batches):
+            raise EdgesegError("batch sizes must be >= 1")
+
+
+@dataclass
+class Target:
+    """What is benchmarked at one input size: a bundle (ORT/TRT rows) and/or a model (torch rows)."""
+
+    size: int
+    bundle: Path | None = None
+    manifest: mf.Manifest | None = None
+    model: object | None = None  # the SegModel from the checkpoint
+    normalization: mf.Normalization | None = None
+    checkpoint_file: Path | None = None
+    torch_reason: str = ""  # why there are no torch rows, when model is None
+
+
+def run_sweep(targets: list[Target], plan: SweepPlan, images: Images, log=print) -> tuple[list[dict], list[str]]:
+    """All rows for all targets, and the warnings to print with them."""
+    statuses = {b.name: b for b in bench_env.backends()}
+    rows: list[dict] = []
+    warnings: list[str] = []
+    model_name = _model_name(targets)
+    for backend in plan.backends:
+        status = statuses[backend]
+        if not status.available:
+            rows.append(_skipped(model_name, backend, status.reason))
+    if "torch" in plan.backends and statuses["torch"].available:
+        for t in targets:
+            if t.model is None:
+                rows.append(_skipped(model_name, "torch", t.torch_reason, size=t.size))
+    runnable = [b for b in plan.backends if statuses[b].available]
+    _set_torch_threads(plan.threads, "torch" in runnable)
+    with PowerSampler() as power:
+        if power.reason:
+            warnings.append(f"power not measured: {power.reason}")
+        for t in targets:
+            for variant in _variants(t, plan):
+                reference: dict = {}
+                for precision in _precisions(t, plan, variant):
+                    for backend in sorted(runnable, key=BACKENDS.index):
+                        if backend == "torch" and (t.model is None or precision != "fp32"):
+                            continue  # torch is the fp32 eager reference only
+                        if backend != "torch" and t.manifest is None:
+                            continue
+                        for batch in plan.batches:
+                            row = _row(t, variant, precision, backend, batch, plan, images, reference, power, log)
+                            rows.append(row)
+                            warnings += row.get("warnings", [])
+    return rows, warnings
+
+
+def _model_name(targets: list[Target]) -> str:
+    for t in targets:
+        if t.manifest is not None:
+            return t.manifest.model["name"]
+        if t.model is not None:
+            return t.model.name
+    return "?"
+
+
+def _variants(t: Target, plan: SweepPlan) -> list[str]:
+    have = list(dict.fromkeys(a.variant for a in t.manifest.artifacts)) if t.manifest else t.model.variants()
+    if plan.variants is None:
+        return have
+    missing = [v for v in plan.variants if v not in have]
+    if missing:
+        raise EdgesegError(f"variant(s) {', '.join(missing)} not available; this {'bundle' if t.manifest else 'model'} has: {', '.join(have)}")
+    return list(plan.variants)
+
+
+def _precisions(t: Target, plan: SweepPlan, variant: str) -> list[str]:
+    if t.manifest is None:
+        return ["fp32"]
+    have = [a.precision for a in t.manifest.artifacts if a.variant == variant]
+    wanted = plan.precisions or have
+    order = {p: i for i, p in enumerate(mf.PRECISIONS)}
+    return sorted(dict.fromkeys(wanted), key=lambda p: order.get(p, 99))
+
+
+def _skipped(model: str, backend: str, reason: str, **extra) -> dict:
+    return {"model": model, "variant": None, "precision": None, "backend": backend, "batch": None,
+            "img_size": extra.get("size"), "status": "skipped", "reason": reason}
+
+
+def _set_torch_threads(threads: int, needed: bool) -> None:
+    if needed:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _row(t: Target, variant, precision, backend, batch, plan, images: Images, reference, power, log) -> dict:
+    row = {"model": _model_name([t]), "variant": variant, "precision": precision, "backend": backend,
+           "batch": batch, "img_size": t.size, "status": "ok", "reason": "", "warnings": []}
+    label = f"{variant} {precision} {backend} batch {batch} at {t.size}px"
+    try:
+        seg, facts = _open(t, variant, precision, backend, plan.threads)
+    except EdgesegError as exc:  # the backend cannot run this artifact here (no engine, no artifact, ...)
+        return {**row, "status": "skipped", "reason": str(exc)}
+    row.update(facts, img_size=seg.size[0])
+    try:
+        with seg:
+            if seg.batch is not None and seg.batch != batch:
+                return {**row, "status": "skipped", "reason": f"{row['file']} has a fixed batch of {seg.batch}; export with --dynamic-batch {batch}"}
+            log(f"bench: {label}")
+            row.update(_quality(seg, images, reference, f"{backend} {precision}"))
+            timed = [images.images[i % len(images.images)] for i in range(batch)]
+            timing = time_pipeline(
+                preprocess=lambda: seg.preprocess(timed),
+                infer=lambda b: seg.runner.infer({seg.input_name: b}),
+                postprocess=seg.postprocess,
+                batch=batch,
+                plan=plan.timing,
+                device_timings=getattr(seg.runner, "last_timings", None),
+            )
+            row.update(timing.as_dict())
+            row["power"] = power.window(*timing.window, images=batch * timing.latency.n)
+            row["gpu_mem_mb"] = _gpu_memory(backend, seg)
+    except EdgesegError as exc:
+        return {**row, "status": "failed", "reason": str(exc)}
+    except Exception as exc:  # noqa: BLE001  (a backend crashing on one row must not lose the others)
+        return {**row, "status": "failed", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+    if timing.latency.noisy:
+        row["warnings"].append(f"{label}: latency CV {timing.latency.cv:.1%} > {CV_WARN:.0%} (noisy machine or too few iterations)")
+    return row
+
+
+def _open(t: Target, variant, precision, backend, threads):
+    """(Segmenter, row facts: device, file, file size, params, GFLOPs) for one row."""
+    from ..runtime import Segmenter
+
+    if backend == "torch":
+        from .torch_runner import TorchRunner, torch_artifact
+
+        device = "cuda" if _torch_cuda() else "cpu"
+        artifact = torch_artifact(t.model, variant, t.size)
+        if t.manifest is not None:
+            bundled = _find_artifact(t.manifest, variant, "fp32")
+            if bundled is not None:
+                artifact = mf.Artifact(**{**artifact.__dict__, "threshold": bundled.threshold, "output_kind": bundled.output_kind})
+        runner = TorchRunner(t.model.deploy(variant), artifact.input.shape[1], artifact.output.shape[1], artifact.input.shape[2], device)
+        stats = _deploy_stats(t, variant)
+        weights = t.checkpoint_file
+        facts = {"device": f"torch {device}", "file": weights.name if weights else None,
+                 "file_size_mb": weights.stat().st_size / 2**20 if weights else None, **stats}
+        return Segmenter(runner, artifact, t.normalization or t.manifest.normalization), facts
+    artifact = _find_artifact(t.manifest, variant, precision)
+    if artifact is None:
+        raise EdgesegError(f"{variant}.{precision} not in the bundle")
+    seg = Segmenter.from_bundle(t.bundle, backend=RUNTIME_NAMES[backend], variant=variant, precision=precision, threads=threads)
+    params, gflops = artifact.params, artifact.gflops
+    if (params is None or gflops is None) and t.model is not None:
+        stats = _deploy_stats(t, variant)
+        params, gflops = params or stats["params"], gflops or stats["gflops"]
+    facts = {"device": backend, "file": artifact.file, "file_size_mb": (t.bundle / artifact.file).stat().st_size / 2**20,
+             "params": params, "gflops": gflops}
+    return seg, facts
+
+
+def _find_artifact(manifest: mf.Manifest, variant: str, precision: str) -> mf.Artifact | None:
+    return next((a for a in manifest.artifacts if a.variant == variant and a.precision == precision), None)
+
+
+_STATS: dict = {}
+
+
+def _deploy_stats(t: Target, variant: str) -> dict:
+    key = (id(t.model), variant, t.size)
+    if key not in _STATS:
+        from .flops import deploy_stats
+
+        s = deploy_stats(t.model, variant, t.size)
+        _STATS[key] = {"params": s.params, "gflops": s.gflops}
+    return _STATS[key]
+
+
+def _torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _quality(seg, images: Images, reference: dict, name: str) -> dict:
+    """IoU/Dice vs ground truth and mask parity vs the reference, from one untimed pass over the images."""
+    masks = seg.segment(list(images.images))
+    out: dict = {}
+    if images.masks is not None:
+        scores = dataset_scores(masks, images.masks)
+        out.update(iou=scores["mean_iou"], dice=scores["mean_dice"], micro_iou=scores["micro_iou"], scored_images=scores["images"])
+    if not reference:
+        reference.update(name=name, masks=masks)
+    total = Confusion(0, 0, 0, 0)
+    flips = pixels = 0
+    for a, b in zip(masks, reference["masks"], strict=True):
+        total = total + Confusion.of(a, b)
+        flips += int(np.count_nonzero(a != b))
+        pixels += a.size
+    out["parity"] = {"reference": reference["name"], "flips": flips / pixels if pixels else 0.0, "iou": total.iou()}
+    return out
+
+
+def _gpu_memory(backend: str, seg) -> float | None:
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    if backend == "ort-cpu":
+        return None
+    from .nvidia import memory_used_mb
+
+    return memory_used_mb()
+
+
+def result_document(rows, warnings, environment, settings, command) -> dict:
+    return {
+        "schema": SCHEMA,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": command,
+        "settings": settings,
+        "environment": environment,
+        "rows": rows,
+        "warnings": warnings,
+    }

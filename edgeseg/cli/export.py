@@ -1,0 +1,101 @@
+"""`edgeseg export`: a checkpoint's deploy variants -> an ONNX bundle (fp32 / fp16 / int8) with parity checks."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import app
+
+
+class CalibMethod(str, Enum):
+    minmax = "minmax"
+    entropy = "entropy"
+    percentile = "percentile"
+
+
+class Target(str, Enum):
+    cuda = "cuda"
+    jetson_orin_nano = "jetson-orin-nano"
+    jetson_orin_nx = "jetson-orin-nx"
+    jetson_agx_orin = "jetson-agx-orin"
+    jetson_xavier_nx = "jetson-xavier-nx"
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint: X.safetensors, X.json or the stem X.")],
+    out: Annotated[Path, typer.Option("--out", help="Bundle folder to write (ONNX files + manifest.json).")],
+    variants: Annotated[str, typer.Option(help="'all' or a comma list of deploy variants, e.g. L1,L3 or final.")] = "all",
+    precision: Annotated[str, typer.Option(help="Comma list of fp32, fp16, int8.")] = "fp32",
+    img_size: Annotated[Optional[int], typer.Option(min=1, help="Input height = width (default: the training size, else 256).")] = None,
+    batch: Annotated[Optional[int], typer.Option(min=1, help="Static batch size (default 1).")] = None,
+    dynamic_batch: Annotated[Optional[int], typer.Option(min=1, help="Dynamic batch axis; the largest batch engines are built for.")] = None,
+    calib_data: Annotated[Optional[str], typer.Option(help="Calibration/parity images: a folder or synthetic:NAME?n=..; default random images.")] = None,
+    calib_images: Annotated[int, typer.Option(min=1, help="Images used for int8 calibration and fp16 range checks.")] = 32,
+    calib_method: Annotated[CalibMethod, typer.Option(help="ONNX Runtime calibrator for int8.")] = CalibMethod.minmax,
+    parity_images: Annotated[int, typer.Option(min=1, help="Images compared against eager PyTorch per artifact.")] = 8,
+    opset: Annotated[int, typer.Option(min=13, help="ONNX opset (TensorRT 10 parses 9..20).")] = 18,
+    target: Annotated[Target, typer.Option(help="Where the engines will be built.")] = Target.cuda,
+) -> None:
+    """Export deploy variants to ONNX in fp32/fp16/int8, check parity and TensorRT compatibility, write a bundle."""
+    if batch is not None and dynamic_batch is not None:
+        raise typer.BadParameter("give either --batch or --dynamic-batch, not both", param_hint="--batch")
+    from rich.console import Console
+
+    from ..export import export_bundle
+
+    console = Console()
+    manifest = export_bundle(
+        checkpoint,
+        out,
+        variants=variants,
+        precisions=precision,
+        img_size=img_size,
+        batch=batch or 1,
+        dynamic_batch=dynamic_batch,
+        calib_data=calib_data,
+        calib_images=calib_images,
+        calib_method=calib_method.value,
+        parity_images=parity_images,
+        opset=opset,
+        target=target.value,
+        progress=True,
+    )
+    console.print(_table(manifest, out))
+    typer.echo("\nNext:")
+    for line in next_commands(out, target.value, calib_data):
+        typer.echo(f"  {line}")
+
+
+def next_commands(out: Path, target: str, data: str | None) -> list[str]:
+    data = data or "IMAGES_DIR"
+    return [
+        f"edgeseg build {out} --target {target}",
+        f"edgeseg bench {out} --data {data}",
+        f"edgeseg predict {out} {data} --out {out}/masks",
+    ]
+
+
+def _table(manifest, out: Path):
+    from rich.table import Table
+
+    table = Table(title=f"{manifest.model['name']} -> {out}")
+    for col in ("file", "input", "GFLOPs", "max |dp|", "mask flips", "IoU vs GT", "TensorRT 10"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for a in manifest.artifacts:
+        p = a.parity
+        gt = f"{p['iou_gt']:.4f} ({-p['iou_gt_drop']:+.4f})" if "iou_gt" in p else "-"
+        table.add_row(
+            a.file,
+            "x".join(str(s) for s in a.input.shape),
+            f"{a.gflops:.3f}",
+            f"{p['max_abs_prob_err']:.2e}",
+            f"{p['mask_flip_share']:.4%}",
+            gt,
+            "ok" if a.trt_check.get("ok") else "no",
+        )
+    return table

@@ -1,0 +1,312 @@
+"""`export_bundle`: a checkpoint's deploy variants -> ONNX files (fp32, fp16, int8) + manifest.json.
+
+Per variant: `model.deploy(variant)` -> `onnx_export.export_module` -> `passes.standard` (checker,
+shape inference, onnxslim) -> TensorRT parser check -> parity against eager PyTorch on the CPU; then
+per precision a pure conversion (`fp16.to_fp16`, `int8.quantize`), its own TensorRT check and
+parity. Only `bundle` writes files, and only after every artifact passed its checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .. import manifest as mf
+from ..errors import EdgesegError
+from . import bundle, fp16, int8, parity, passes, samples, trt_check
+from .onnx_export import BATCH, MIN_OPSET, export_module
+
+TARGETS = ("cuda", "jetson-orin-nano", "jetson-orin-nx", "jetson-agx-orin", "jetson-xavier-nx")
+FOLDS = {"folded": "unfolded"}  # a variant whose graph was made cheaper -> the variant it must equal
+DEFAULT_IMG_SIZE = 256
+
+
+def export_bundle(
+    source,
+    out: str | Path,
+    *,
+    variants: str | Iterable[str] = "all",
+    precisions: Iterable[str] = ("fp32",),
+    img_size: int | None = None,
+    batch: int = 1,
+    dynamic_batch: int | None = None,
+    calib_data: str | None = None,
+    calib_images: int = 32,
+    calib_method: str = "minmax",
+    parity_images: int = 8,
+    opset: int = MIN_OPSET,
+    target: str = "cuda",
+    progress: bool = False,
+) -> mf.Manifest:
+    """Export deploy variants of `source` (a checkpoint path, or a `(model, normalization)` pair).
+
+    `batch` fixes the batch size; `dynamic_batch=N` makes the batch axis dynamic (named `batch`) and
+    records N as the largest batch engines should be built for. Returns the verified manifest.
+    """
+    import torch
+
+    model, norm, source_info, recipe = _open_source(source)
+    chosen = _variants(model, variants)
+    precisions = _precisions(precisions)
+    if target not in TARGETS:
+        raise EdgesegError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
+    if batch < 1 or (dynamic_batch is not None and dynamic_batch < 1):
+        raise EdgesegError("batch sizes must be >= 1")
+    if calib_images < 1 or parity_images < 1:
+        raise EdgesegError("--calib-images and parity images must be >= 1")
+    if opset < 13:
+        raise EdgesegError(f"opset {opset} is too old: per-channel int8 and Resize need opset >= 13")
+    img_size = img_size or int(recipe.get("img_size") or DEFAULT_IMG_SIZE)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EdgesegError(f"--out {out} exists and is not a folder")
+
+    sample_cache: dict[int, tuple[samples.Samples, samples.Samples]] = {}
+    artifacts: list[tuple[mf.Artifact, Any]] = []
+    for variant in chosen:
+        size = model.input_size(variant, img_size)
+        if size < model.size_divisor or size % model.size_divisor:
+            raise EdgesegError(
+                f"--img-size {size} must be a multiple of {model.size_divisor} for {model.name or 'this model'}; "
+                f"try {max(1, round(size / model.size_divisor)) * model.size_divisor}"
+            )
+        if size not in sample_cache:
+            sample_cache[size] = _samples(calib_data, calib_images, parity_images, size, norm)
+        calib, check = sample_cache[size]
+        with torch.no_grad():
+            artifacts += _export_variant(
+                model, variant, size, norm, precisions, calib, check,
+                batch=batch, dynamic=dynamic_batch is not None, opset=opset,
+                calib_method=calib_method, progress=progress,
+            )
+
+    out.mkdir(parents=True, exist_ok=True)
+    final = []
+    for art, graph in artifacts:
+        digest = bundle.write_model(out, art.file, graph)
+        final.append(mf.Artifact(**{**art.__dict__, "sha256": digest}))
+    manifest = mf.Manifest(
+        model={"name": model.name, "config": dict(model.config), "variants": model.variants()},
+        normalization=norm,
+        artifacts=tuple(final),
+        tools=_tools(),
+        source=source_info,
+        export={
+            "target": target,
+            "img_size": img_size,
+            "batch": {"dynamic": True, "max": dynamic_batch} if dynamic_batch is not None else {"dynamic": False, "size": batch},
+            "opset": opset,
+            "calibration": {"data": calib_data or "random", "images": calib_images, "method": calib_method}
+            if "int8" in precisions else None,
+            "parity_images": parity_images,
+        },
+    )
+    return bundle.write_manifest(out, manifest)
+
+
+def _export_variant(model, variant, size, norm, precisions, calib, check, *, batch, dynamic, opset, calib_method, progress):
+    import torch
+
+    from ..bench.flops import count_flops
+
+    module = model.deploy(variant).eval()
+    channels = norm.channels
+    example = torch.zeros(1 if dynamic else batch, channels, size, size)
+    fp32 = passes.standard(export_module(module, example, opset=opset, dynamic_batch=dynamic))
+    if len(fp32.graph.output) != 1:
+        raise EdgesegError(f"{model.name} {variant}: the deploy graph has {len(fp32.graph.output)} outputs; it must have one")
+    kind = model.output_kind(variant)
+    reference = parity.eager_outputs(module, check.images)
+    params = sum(p.numel() for p in module.parameters())
+    gflops = count_flops(module, torch.zeros(1, channels, size, size)) / 1e9
+    dims = [d.dim_param or d.dim_value for d in fp32.graph.output[0].type.tensor_type.shape.dim]
+    lead = BATCH if dynamic else batch
+    base_details: dict[str, Any] = {"ops": passes.op_counts(fp32)}
+    fold = _fold_details(model, variant, size, channels, fp32, gflops, opset=opset)
+    if fold:
+        base_details["fold"] = fold
+
+    results = []
+    for precision in precisions:
+        what = f"{model.name} {variant} {precision}"
+        details = dict(base_details)
+        if precision == "fp32":
+            graph = fp32
+        elif precision == "fp16":
+            ranges = fp16.activation_ranges(fp32, _feeds(calib.images, batch, dynamic))
+            graph, kept = fp16.to_fp16(fp32, ranges)
+            details["fp32_nodes"] = kept
+            details["fp16_check"] = parity.fp16_execution(graph)
+        else:
+            feeds = _feeds(calib.images, batch, dynamic)
+            with _progress_bar(progress, f"calibrating {variant} int8 ({calib_method})", len(feeds)) as tick:
+                graph, qdetails = int8.quantize(fp32, feeds, method=calib_method, on_feed=tick)
+            details.update(qdetails)
+            details["calibration"]["data"] = calib.source
+        graph = passes.check(graph)
+        trt = trt_check.check_graph(graph)
+        trt_check.require_compatible(trt, what)
+        result = parity.compare(reference, parity.ort_outputs(graph, check.images), kind=kind, targets=check.masks)
+        result["images_source"] = check.source
+        if precision == "fp32":
+            parity.require_fp32(result, what)
+        art = mf.Artifact(
+            file=bundle.artifact_file(variant, precision),
+            sha256="",
+            variant=variant,
+            precision=precision,
+            input=mf.TensorSpec("input", (lead, channels, size, size), "float32"),
+            output=mf.TensorSpec("output", (lead, *dims[1:]), "float32"),
+            output_kind=kind,
+            threshold=0.5,
+            opset=next(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),
+            params=params,
+            gflops=round(gflops, 6),
+            parity=result,
+            trt_check=trt,
+            details=details,
+        )
+        results.append((art, graph))
+    return results
+
+
+def _fold_details(model, variant, size, channels, graph, gflops, *, opset) -> dict[str, Any] | None:
+    """For a folded variant: FLOPs before/after, box-filter weights left, parity with the unfolded graph."""
+    import torch
+
+    from ..bench.flops import count_flops
+
+    reference = FOLDS.get(variant)
+    if reference is None or reference not in model.variants():
+        return None
+    unfolded = model.deploy(reference).eval()
+    before = count_flops(unfolded, torch.zeros(1, channels, size, size)) / 1e9
+    ref_graph = passes.standard(export_module(unfolded, torch.zeros(1, channels, size, size), opset=opset))
+    x = np.random.default_rng(0).standard_normal((2, channels, size, size)).astype(np.float32)
+    diff = parity.compare(parity.ort_outputs(ref_graph, x), parity.ort_outputs(graph, x))
+    return {
+        "reference_variant": reference,
+        "gflops_before": round(before, 6),
+        "gflops_after": round(gflops, 6),
+        "box_filter_weights_before": box_filter_weights(ref_graph),
+        "box_filter_weights_after": box_filter_weights(graph),
+        "max_abs_prob_err_vs_reference": diff["max_abs_prob_err"],
+    }
+
+
+def box_filter_weights(model) -> list[list[int]]:
+    """Shapes of (C, C, k, k) conv weights, k > 1, whose every filter is one constant (a fixed box sum)."""
+    import onnx.numpy_helper as nh
+
+    shapes = []
+    for init in model.graph.initializer:
+        dims = list(init.dims)
+        if len(dims) == 4 and dims[0] == dims[1] and dims[2] == dims[3] > 1:
+            w = nh.to_array(init).reshape(dims[0], -1)
+            if np.all(w == w[:, :1]):
+                shapes.append(dims)
+    return shapes
+
+
+def _feeds(images: np.ndarray, batch: int, dynamic: bool) -> list[dict[str, np.ndarray]]:
+    step = 4 if dynamic else batch
+    feeds = []
+    for i in range(0, len(images), step):
+        chunk = images[i : i + step]
+        if not dynamic and len(chunk) < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), axis=0)])
+        feeds.append({"input": np.ascontiguousarray(chunk)})
+    return feeds
+
+
+def _samples(calib_data, calib_images, parity_images, size, norm):
+    """(calibration samples, parity samples): disjoint when the source has enough images."""
+    if calib_data is None:
+        return (
+            samples.random_samples(calib_images, size, norm, seed=0),
+            samples.random_samples(parity_images, size, norm, seed=1),
+        )
+    every = samples.dataset_samples(calib_data, calib_images + parity_images, size, norm)
+    n = len(every.images)
+    cut = min(calib_images, n - parity_images) if n > parity_images else n
+    calib = every.take(slice(0, cut), f"{calib_data} images 0..{cut - 1}")
+    if cut < n:
+        check = every.take(slice(cut, n), f"{calib_data} images {cut}..{n - 1}")
+    else:
+        check = every.take(slice(0, n), f"{calib_data} images 0..{n - 1} (the calibration images: too few for both)")
+    return calib, check
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, label: str, total: int):
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda i, n: bar.update(task, completed=min(i, n))
+
+
+def _open_source(source):
+    """(model, Normalization, source info for the manifest, training recipe)."""
+    if isinstance(source, tuple):
+        model, norm = source
+        norm = norm if isinstance(norm, mf.Normalization) else mf.Normalization.from_dict(norm)
+        return model.eval(), norm, {"checkpoint": None, "note": "in-memory model"}, {}
+    from .. import checkpoint
+
+    model, info = checkpoint.load(source)
+    weights = checkpoint.paths(source)[0]
+    src = {
+        "checkpoint": weights.with_suffix("").name,
+        "weights_sha256": info.weights_sha256,
+        "epoch": info.epoch,
+        "metrics": info.metrics,
+    }
+    return model, mf.Normalization.from_dict(info.normalization), src, dict(info.recipe or {})
+
+
+def _variants(model, variants) -> list[str]:
+    valid = model.variants()
+    if isinstance(variants, str):
+        variants = valid if variants == "all" else [v.strip() for v in variants.split(",") if v.strip()]
+    variants = list(dict.fromkeys(variants))
+    if not variants:
+        raise EdgesegError(f"no variants given; valid: all, {', '.join(valid)}")
+    for v in variants:
+        model.check_variant(v)
+    return variants
+
+
+def _precisions(precisions) -> list[str]:
+    if isinstance(precisions, str):
+        precisions = [p.strip() for p in precisions.split(",") if p.strip()]
+    precisions = list(dict.fromkeys(precisions))
+    bad = [p for p in precisions if p not in mf.PRECISIONS]
+    if bad or not precisions:
+        raise EdgesegError(f"unknown precision {', '.join(bad) or '(none)'}; valid: {', '.join(mf.PRECISIONS)}")
+    return [p for p in mf.PRECISIONS if p in precisions]
+
+
+def _tools() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import onnxslim
+    import torch
+
+    from .. import __version__
+
+    return {
+        "edgeseg": __version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "onnxslim": onnxslim.__version__,
+    }

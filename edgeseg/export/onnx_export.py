@@ -1,0 +1,64 @@
+"""A deploy module -> an ONNX `ModelProto`, with torch's dynamo exporter (`torch.export` based).
+
+Why dynamo and not the legacy TorchScript exporter: with torch 2.13 both give byte-identical graphs on
+re-export, but the legacy one warns that it will be removed, names folded weights `onnx::Conv_213`
+and needs opset <= 17 tricks; dynamo keeps the state-dict names of the weights, folds BatchNorm into
+Conv itself and records each node's module path (which `passes.name_nodes` turns into node names,
+so a graph shows which layers it holds). Its node metadata carries stack traces with absolute file
+paths: `passes.strip_metadata` removes them so a bundle does not depend on where it was made.
+Nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+
+INPUT = "input"
+OUTPUT = "output"
+BATCH = "batch"
+MIN_OPSET = 18  # the dynamo exporter's own floor; lower opsets go through ONNX's version converter
+
+
+def export_module(module, example, *, opset: int = MIN_OPSET, dynamic_batch: bool = False):
+    """Trace `module(example)` to ONNX: input `input`, output `output`, optional dynamic axis `batch`."""
+    import torch
+
+    module = module.eval()
+    dynamic_shapes = ({0: torch.export.Dim(BATCH, min=1, max=4096)},) if dynamic_batch else None
+    with _quiet(), torch.no_grad():
+        program = torch.onnx.export(
+            module,
+            (example,),
+            dynamo=True,
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            opset_version=max(opset, MIN_OPSET),
+            dynamic_shapes=dynamic_shapes,
+            verbose=False,
+            optimize=True,
+        )
+    model = program.model_proto
+    if opset < MIN_OPSET:
+        import onnx
+
+        model = onnx.version_converter.convert_version(model, opset)
+    return model
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporter logs progress and deprecation chatter to stdout/stderr; keep the CLI's output clean."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)

@@ -1,0 +1,143 @@
+"""Parity at export: eager PyTorch fp32 vs ONNX Runtime on the CPU, on the same images.
+
+Reports max/mean absolute error of probabilities (sigmoid of one logit map, softmax over several),
+the share of pixels whose mask flips, the IoU between the two masks and, when ground-truth masks are
+given, the IoU of each against the truth. fp32 graphs must stay within `FP32_MAX_PROB_ERR` and
+`FP32_MAX_FLIPS` or the export fails; fp16 and int8 are reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import EdgesegError
+from ..metrics import Confusion, dataset_scores, mask_flips, masks_from_output, sigmoid
+
+FP32_MAX_PROB_ERR = 1e-4
+FP32_MAX_FLIPS = 1e-4  # 0.01 % of pixels
+
+
+def eager_outputs(module, images: np.ndarray, batch: int = 8) -> np.ndarray:
+    import torch
+
+    module = module.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            outs.append(module(torch.from_numpy(images[i : i + batch])).float().numpy())
+    return np.concatenate(outs)
+
+
+def ort_session(model, threads: int | None = None):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def ort_outputs(model, images: np.ndarray) -> np.ndarray:
+    """Run `model` on `images` in chunks of its batch size (a static batch pads the last chunk)."""
+    session = ort_session(model)
+    dim = session.get_inputs()[0].shape[0]
+    batch = dim if isinstance(dim, int) and dim > 0 else 8
+    outs = []
+    for i in range(0, len(images), batch):
+        chunk = images[i : i + batch]
+        n = len(chunk)
+        if isinstance(dim, int) and n < dim:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], dim - n, axis=0)])
+        outs.append(session.run(["output"], {"input": np.ascontiguousarray(chunk)})[0][:n].astype(np.float32))
+    return np.concatenate(outs)
+
+
+def probabilities(output: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "probabilities":
+        return output.astype(np.float32)
+    if output.shape[1] == 1:
+        return sigmoid(output)
+    z = output - output.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def compare(
+    reference: np.ndarray,
+    output: np.ndarray,
+    *,
+    kind: str = "logits",
+    threshold: float = 0.5,
+    targets: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Parity of `output` against `reference` (both raw network outputs, NCHW)."""
+    if reference.shape != output.shape:
+        raise EdgesegError(f"output shape {output.shape} differs from the eager reference {reference.shape}")
+    err = np.abs(probabilities(reference, kind) - probabilities(output, kind))
+    ref_masks = masks_from_output(reference, kind, threshold)
+    masks = masks_from_output(output, kind, threshold)
+    result: dict[str, Any] = {
+        "images": int(len(reference)),
+        "max_abs_prob_err": float(err.max()),
+        "mean_abs_prob_err": float(err.mean()),
+        "mask_flip_share": mask_flips(masks, ref_masks),
+        "mask_iou_vs_fp32": Confusion.of(masks, ref_masks).iou(),
+    }
+    if targets is not None:
+        result["iou_gt"] = dataset_scores(list(masks), list(targets))["mean_iou"]
+        result["iou_gt_fp32"] = dataset_scores(list(ref_masks), list(targets))["mean_iou"]
+        result["iou_gt_drop"] = result["iou_gt_fp32"] - result["iou_gt"]
+    return result
+
+
+def require_fp32(result: dict[str, Any], what: str, max_err: float = FP32_MAX_PROB_ERR, max_flips: float = FP32_MAX_FLIPS) -> None:
+    if result["max_abs_prob_err"] > max_err or result["mask_flip_share"] > max_flips:
+        raise EdgesegError(
+            f"{what}: ONNX Runtime fp32 output differs from PyTorch (max abs prob error "
+            f"{result['max_abs_prob_err']:.2e} > {max_err:g} or mask flips {result['mask_flip_share']:.4%} > "
+            f"{max_flips:.4%}); the graph does not compute what the model does"
+        )
+
+
+def fp16_execution(model) -> dict[str, Any]:
+    """How ONNX Runtime's CPU provider really executes an fp16 graph.
+
+    Its CPU kernels cover float16 for only some operators; for the rest ORT inserts Casts and computes
+    in float32. Read ORT's optimised graph and count which compute nodes take float16 inputs.
+    """
+    import tempfile
+    from collections import Counter
+    from pathlib import Path
+
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="edgeseg-fp16-") as tmp:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        opts.optimized_model_filepath = str(Path(tmp) / "ort.onnx")
+        ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        optimized = onnx.shape_inference.infer_shapes(onnx.load(opts.optimized_model_filepath))
+    g = optimized.graph
+    types = {v.name: v.type.tensor_type.elem_type for v in (*g.input, *g.output, *g.value_info)}
+    types.update({i.name: i.data_type for i in g.initializer})
+    half, single = Counter(), Counter()
+    for node in g.node:
+        if node.op_type == "Cast" or not node.input:
+            continue
+        (half if types.get(node.input[0]) == onnx.TensorProto.FLOAT16 else single)[node.op_type] += 1
+    return {
+        "checked_with": "onnxruntime CPUExecutionProvider",
+        "ort_cpu_fp16_nodes": dict(sorted(half.items())),
+        "ort_cpu_fp32_nodes": dict(sorted(single.items())),
+        "note": (
+            "ORT's CPU provider has float16 kernels only for some operators; the others run in float32 "
+            "between Casts it inserts. So the check covers float16 weights and float16 tensors between "
+            "nodes, not float16 arithmetic inside the fp32-computed nodes; the GPU engine is checked "
+            "after `edgeseg build`."
+        ),
+    }

@@ -1,0 +1,57 @@
+"""The torch side of the data: raw samples -> (normalised CxHxW input, 1xHxW binary target) tensors.
+
+Randomness depends only on (seed, epoch, index): the shuffle order and every augmentation are
+functions of those numbers, so a run is reproducible regardless of worker count, and a resumed run
+sees exactly the batches the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data import Augment, normalize, resize_image, resize_mask, to_color, to_unit
+from ..manifest import Normalization
+
+
+class SegmentationSet(torch.utils.data.Dataset):
+    def __init__(self, samples, normalization: Normalization, size: int, augment: Augment | None = None, seed: int = 0):
+        self.samples = samples
+        self.normalization = normalization
+        self.size = size
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        sample = self.samples[i]
+        image = resize_image(to_color(to_unit(sample.image), self.normalization.color), self.size)
+        mask = resize_mask(sample.mask, self.size)
+        if self.augment is not None:
+            image, mask = self.augment(image, mask, np.random.default_rng([self.seed, self.epoch, i]))
+        x = torch.from_numpy(normalize(image, self.normalization))
+        y = torch.from_numpy((mask > 0).astype(np.float32))[None]
+        return x, y
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A permutation from (seed, epoch), padded to a multiple of the world size and sharded by rank."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1):
+        self.n, self.seed, self.shuffle, self.rank, self.world = n, seed, shuffle, rank, world
+        self.epoch = 0
+
+    def _order(self) -> list[int]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n) if self.shuffle else np.arange(self.n)
+        pad = (-len(order)) % self.world
+        order = np.concatenate([order, order[:pad]])
+        return order[self.rank::self.world].tolist()
+
+    def __iter__(self):
+        return iter(self._order())
+
+    def __len__(self) -> int:
+        return -(-self.n // self.world)

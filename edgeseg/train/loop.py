@@ -1,0 +1,369 @@
+"""The trainer: phases, epochs, validation per prediction head, checkpoints, exact resume, DDP.
+
+`train(TrainConfig(...))` runs a recipe on a data source and writes into `out/`:
+- `metrics.jsonl`: one line per epoch (loss and its parts, lr, val IoU/Dice per prediction head);
+- `last.safetensors/.json` every epoch and `best.*` when the primary head's mean val IoU improves
+  (only in the last phase: an earlier phase trains a part of the final network);
+- `resume.json` + `resume-EEEE.safetensors`: what `--resume` needs to continue bit-exactly.
+On the CPU the run is deterministic for a seed; shuffling and augmentation depend only on
+(seed, epoch, index), and the torch RNG state is saved with each epoch. Under `torchrun` the
+batches are sharded over the processes (DDP, gloo on the CPU, NCCL on CUDA); rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import checkpoint
+from ..data import Augment, open_source, split
+from ..errors import EdgesegError
+from ..files import append_line, write_text
+from ..metrics import Confusion
+from .dataset import EpochSampler, SegmentationSet
+from .recipes import Phase, Recipe, recipe_for
+
+RUN_FILES = ("resume.json", "metrics.jsonl", "last.json")
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    data: str
+    out: str
+    epochs: int | None = None  # None: the recipe's default
+    batch: int | None = None  # per process
+    img_size: int | None = None  # None: a synthetic source's own size, else 256
+    lr: float | None = None  # None: the recipe's default
+    seed: int | None = None  # None: 0
+    val_split: float | None = None  # None: 0.2
+    model_config: dict[str, Any] = field(default_factory=dict)  # e.g. {"width_mult": 0.25, "cgm": True}
+    options: dict[str, Any] = field(default_factory=dict)  # recipe options
+    augment: bool | None = None  # None: True
+    device: str = "auto"  # not part of the run's identity: may change on resume
+    workers: int = 0
+    amp: bool = True  # mixed precision, CUDA only
+    progress: bool = True
+
+
+IDENTITY = ("model", "data", "epochs", "batch", "img_size", "lr", "seed", "val_split", "model_config", "options", "augment")
+
+
+@dataclass
+class Run:
+    """Mutable state of a run between epochs."""
+
+    model: Any
+    phase: Phase | None = None
+    carried: list[str] = field(default_factory=list)
+    optimizer: Any = None
+    scheduler: Any = None
+    history: list[dict] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=dict)
+    done: int = 0
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        return _train(cfg, resume)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _train(cfg: TrainConfig, resume: bool) -> dict[str, Any]:
+    rank, world = _init_distributed()
+    device = _device(cfg.device, world)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    out = Path(cfg.out)
+    saved = None
+    if resume:
+        saved, tensors = checkpoint.load_resume(out)
+        saved["_tensors"] = tensors
+    settings = _settings(cfg, saved, out)
+    recipe = recipe_for(settings["model"], **settings["options"])
+    dataset = open_source(settings["data"])
+    train_set, val_set = split(dataset, settings["val_split"], settings["seed"])
+    if len(train_set) == 0:
+        raise EdgesegError(f"{settings['data']}: no training samples left after the validation split")
+    norm = dataset.normalization
+    epochs = settings["epochs"] or recipe.epochs
+    batch = settings["batch"] or recipe.batch
+    lr = settings["lr"] or recipe.lr
+    img_size = settings["img_size"] or getattr(dataset, "size", None) or 256
+    settings.update(epochs=epochs, batch=batch, lr=lr, img_size=img_size)
+    phases = recipe.phases(epochs)
+
+    torch.manual_seed(settings["seed"])
+    config = {"num_classes": 1, "in_channels": norm.channels, **settings["model_config"]}
+    run = Run(model=None)
+    if saved is None:
+        run.model = recipe.build(config).to(device)
+    else:
+        _restore(run, recipe, saved, phases, lr, device)
+    divisor = run.model.size_divisor
+    for size in {p.img_size or img_size for p in phases}:
+        if size % divisor:
+            raise EdgesegError(f"training size {size} is not a multiple of {divisor} for {settings['model']}; "
+                               f"use --img-size {-(-size // divisor) * divisor}")
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
+    if saved is not None and saved.get("scaler") and scaler.is_enabled():
+        scaler.load_state_dict(saved["scaler"])
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in run.history))
+
+    console = _console(rank)
+    if saved is None and rank == 0:
+        console.print(f"training {settings['model']} on {settings['data']}: {len(train_set)} train / {len(val_set)} val, "
+                      f"{epochs} epochs, batch {batch}x{world}, lr {lr:g}, device {device}", soft_wrap=True)
+        for note in recipe.notes():
+            console.print(note, soft_wrap=True)
+    ddp = None
+    for epoch in range(run.done, epochs):
+        phase = next(p for p in phases if p.start <= epoch < p.stop)
+        if run.phase is None or phase.index != run.phase.index:
+            _enter_phase(run, recipe, phase, phases, epochs, lr, device)
+            ddp = None
+        if world > 1 and ddp is None:
+            ddp = _wrap(run.model, recipe, device)
+        size = phase.img_size or img_size
+        started = time.perf_counter()
+        loss, parts, count = _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank, world, console)
+        val = _evaluate(run.model, recipe, phase, val_set, norm, size, batch, device, cfg.workers)
+        record = {"epoch": epoch + 1, "phase": phase.name, "img_size": size, "world": world, "samples": int(count),
+                  "lr": [g["lr"] for g in run.optimizer.param_groups][0], "loss": loss, "loss_parts": parts,
+                  "val": val, "primary": recipe.primary_for(phase)}
+        if run.scheduler is not None:
+            run.scheduler.step()
+        record["seconds"] = round(time.perf_counter() - started, 3)
+        run.done = epoch + 1
+        run.history.append(record)
+        if rank == 0:
+            improved = _save_epoch(run, recipe, record, phase, phases, settings, norm, out, scaler, device)
+            _print_epoch(console, record, epochs, improved)
+        if world > 1:
+            torch.distributed.barrier()
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return {"history": run.history, "best": run.best, "out": str(out)}
+
+
+# --- setup ------------------------------------------------------------------------------------------
+def _init_distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), world
+
+
+def _device(name: str, world: int) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise EdgesegError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EdgesegError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+        if world > 1:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    return device
+
+
+def _settings(cfg: TrainConfig, saved: dict | None, out: Path) -> dict[str, Any]:
+    given = {key: getattr(cfg, key) for key in IDENTITY}
+    if saved is None:
+        if any((out / name).exists() for name in RUN_FILES):
+            raise EdgesegError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
+        return {**given, "seed": given["seed"] if given["seed"] is not None else 0,
+                "val_split": given["val_split"] if given["val_split"] is not None else 0.2,
+                "augment": True if given["augment"] is None else given["augment"]}
+    settings = dict(saved["settings"])
+    for key, value in given.items():
+        if value in (None, {}) or value == settings.get(key):
+            continue
+        raise EdgesegError(f"--resume continues the run as it was started: {key} was {settings.get(key)!r}, now {value!r}; "
+                           "drop the option or start a new run in another --out")
+    return settings
+
+
+def _console(rank: int):
+    from rich.console import Console
+
+    return Console(quiet=rank != 0, highlight=False, markup=False)
+
+
+# --- phases, optimizer, resume ----------------------------------------------------------------------
+def _span(phase: Phase, phases: list[Phase], epochs: int) -> int:
+    later = [p.start for p in phases if p.start > phase.start and p.fresh_optimizer]
+    return min(later, default=epochs) - phase.start
+
+
+def _make_optimizer(run: Run, recipe: Recipe, phase: Phase, phases, epochs: int, lr: float) -> None:
+    run.optimizer = recipe.make_optimizer(recipe.param_groups(run.model, lr, run.carried))
+    run.scheduler = None
+    if recipe.schedule == "cosine":
+        run.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(run.optimizer, T_max=_span(phase, phases, epochs))
+
+
+def _enter_phase(run: Run, recipe: Recipe, phase: Phase, phases, epochs: int, lr: float, device) -> None:
+    if run.phase is not None:
+        run.model, run.carried = recipe.enter(run.model, phase, device)
+        run.model = run.model.to(device)
+    run.phase = phase
+    if phase.fresh_optimizer or run.optimizer is None:
+        _make_optimizer(run, recipe, phase, phases, epochs, lr)
+
+
+def _restore(run: Run, recipe: Recipe, saved: dict, phases: list[Phase], lr: float, device) -> None:
+    tensors = saved["_tensors"]
+    run.model = recipe.build(saved["model_config"])
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    checkpoint.check_state(state, run.model.state_dict())
+    run.model.load_state_dict(state)
+    run.model = run.model.to(device)
+    run.phase = phases[saved["phase"]]
+    run.carried = saved["carried"]
+    run.history, run.best, run.done = saved["history"], saved["best"], saved["epoch"]
+    start = max(p.start for p in phases if p.fresh_optimizer and p.start <= run.phase.start)
+    _make_optimizer(run, recipe, next(p for p in phases if p.start == start), phases, saved["settings"]["epochs"], lr)
+    run.optimizer.load_state_dict(checkpoint.join_optimizer_state(tensors, saved["optimizer"]))
+    if run.scheduler is not None:
+        run.scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(tensors["rng.torch"])
+    if device.type == "cuda" and "rng.cuda" in tensors:
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+
+
+def _wrap(model, recipe: Recipe, device):
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=recipe.find_unused_parameters)
+
+
+# --- one epoch --------------------------------------------------------------------------------------
+def _loader(dataset, sampler, batch: int, workers: int, drop_last: bool):
+    return torch.utils.data.DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,
+                                       drop_last=drop_last, persistent_workers=False)
+
+
+def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank, world, console):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    augment = Augment() if settings["augment"] else None
+    data = SegmentationSet(train_set, norm, size, augment, seed=settings["seed"])
+    data.epoch = epoch
+    sampler = EpochSampler(len(data), settings["seed"], rank=rank, world=world)
+    sampler.epoch = epoch
+    per_rank = len(sampler)
+    loader = _loader(data, sampler, batch, cfg.workers, drop_last=per_rank > batch)
+    model = ddp if ddp is not None else run.model
+    model.train()
+    amp = scaler.is_enabled()
+    total, count, parts_sum = 0.0, 0, {}
+    columns = (TextColumn(f"epoch {epoch + 1}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=not cfg.progress or rank != 0) as progress:
+        task = progress.add_task("train", total=len(loader), loss=float("nan"))
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                output = recipe.forward(model, x, phase)
+            loss, parts = recipe.loss(output, y, phase)
+            run.optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(run.optimizer)
+            scaler.update()
+            total += loss.item() * len(x)
+            count += len(x)
+            for key, value in parts.items():
+                parts_sum[key] = parts_sum.get(key, 0.0) + value * len(x)
+            progress.update(task, advance=1, loss=total / count)
+    sums = torch.tensor([total, count, *parts_sum.values()], dtype=torch.float64)
+    if world > 1:
+        torch.distributed.all_reduce(sums)
+    total, count = sums[0].item(), sums[1].item()
+    return total / count, {k: v / count for k, v in zip(parts_sum, sums[2:].tolist())}, count
+
+
+@torch.no_grad()
+def _evaluate(model, recipe, phase, val_set, norm, size, batch, device, workers) -> dict[str, dict[str, float]]:
+    """Mean per-image IoU and Dice (the papers' figures) and the micro IoU, per prediction head."""
+    if len(val_set) == 0:
+        return {}
+    data = SegmentationSet(val_set, norm, size)
+    loader = _loader(data, EpochSampler(len(data), 0, shuffle=False), batch, workers, drop_last=False)
+    model.eval()
+    confusions: dict[str, list[Confusion]] = {}
+    for x, y in loader:
+        output = recipe.forward(model, x.to(device), phase)
+        target = y.to(device).bool().flatten(1)
+        for name, probs in recipe.predictions(output, phase).items():
+            pred = (probs > 0.5).flatten(1)
+            tp = (pred & target).sum(1)
+            fp = (pred & ~target).sum(1)
+            fn = (~pred & target).sum(1)
+            tn = target.shape[1] - tp - fp - fn
+            confusions.setdefault(name, []).extend(Confusion(*map(int, c)) for c in zip(tp, fp, fn, tn))
+    scores = {}
+    for name, per_image in confusions.items():
+        total = sum(per_image, Confusion(0, 0, 0, 0))
+        scores[name] = {"iou": sum(c.iou() for c in per_image) / len(per_image),
+                        "dice": sum(c.dice() for c in per_image) / len(per_image),
+                        "micro_iou": total.iou()}
+    return scores
+
+
+# --- saving -----------------------------------------------------------------------------------------
+def _save_epoch(run, recipe, record, phase, phases, settings, norm, out, scaler, device) -> bool:
+    primary = record["val"].get(record["primary"])
+    score = primary["iou"] if primary else -record["loss"]
+    improved = phase.index == phases[-1].index and (not run.best or score > run.best["score"])
+    model = run.model
+    info = checkpoint.CheckpointInfo(
+        model=settings["model"], config=dict(model.config), normalization=asdict(norm),
+        recipe={**recipe.describe(), "phase": phase.name, "img_size": record["img_size"], "epochs": settings["epochs"],
+                "batch": settings["batch"], "lr": settings["lr"], "seed": settings["seed"], "data": settings["data"],
+                "val_split": settings["val_split"]},
+        epoch=record["epoch"], metrics={"loss": record["loss"], "val": record["val"]},
+    )
+    checkpoint.save(out / "last", model, info)
+    if improved:
+        run.best = {"epoch": record["epoch"], "score": score, "head": record["primary"]}
+        checkpoint.save(out / "best", model, info)
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    optim_tensors, optim_rest = checkpoint.split_optimizer_state(run.optimizer.state_dict())
+    tensors.update(optim_tensors)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
+    checkpoint.save_resume(out, run.done, tensors, {
+        "settings": settings, "model": settings["model"], "model_config": dict(model.config),
+        "phase": phase.index, "carried": run.carried, "history": run.history, "best": run.best,
+        "optimizer": optim_rest, "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+    })
+    append_line(out / "metrics.jsonl", json.dumps(record))
+    return improved
+
+
+def _print_epoch(console, record, epochs, improved) -> None:
+    val = "  ".join(f"{name} IoU {s['iou']:.4f} Dice {s['dice']:.4f}" for name, s in record["val"].items())
+    mark = "  [best]" if improved else ""
+    console.print(f"epoch {record['epoch']}/{epochs} [{record['phase']} {record['img_size']}px] "
+                  f"loss {record['loss']:.4f}  {val}  ({record['seconds']:.1f}s){mark}", soft_wrap=True)

@@ -1,0 +1,60 @@
+"""A tiny UNet# (width 1/8) checkpoint and a bundle made from it without the exporter (TorchScript
+ONNX export + a hand-written manifest), so the benchmark's tests do not depend on export settings."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from edgeseg import manifest as mf
+
+NORM = {"color": "rgb", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+
+
+def tiny_checkpoint(path: Path, seed: int = 0):
+    import torch
+
+    from edgeseg import checkpoint
+    from edgeseg.checkpoint import CheckpointInfo
+    from edgeseg.models import create_model
+
+    torch.manual_seed(seed)
+    model = create_model("unet_sharp", width_mult=0.125)
+    checkpoint.save(path, model, CheckpointInfo(model="unet_sharp", config=model.config, normalization=NORM, recipe={"img_size": 32}))
+    return model
+
+
+def tiny_bundle(folder: Path, checkpoint: Path, variants=("L1", "L2"), size: int = 32) -> mf.Manifest:
+    """Export `variants` of the checkpoint at `size` (dynamic batch) into `folder` with a manifest
+    whose `source` names the checkpoint (found by `edgeseg bench` one folder up)."""
+    import torch
+
+    from edgeseg import checkpoint as ckpt
+    from edgeseg.files import atomic_path, sha256
+
+    model, info = ckpt.load(checkpoint)
+    folder.mkdir(parents=True, exist_ok=True)
+    artifacts = []
+    for variant in variants:
+        module = model.deploy(variant).eval()
+        path = folder / f"{variant}.fp32.onnx"
+        with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (torch.zeros(1, 3, size, size),), str(tmp), input_names=["input"],
+                              output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                              opset_version=17, dynamo=False)
+        artifacts.append(mf.Artifact(
+            file=path.name, sha256=sha256(path), variant=variant, precision="fp32",
+            input=mf.TensorSpec("input", ("batch", 3, size, size), "float32"),
+            output=mf.TensorSpec("output", ("batch", 1, size, size), "float32"),
+            params=sum(p.numel() for p in module.parameters()),
+        ))
+    weights = ckpt.paths(checkpoint)[0]
+    manifest = mf.Manifest(
+        model={"name": info.model, "config": info.config},
+        normalization=mf.Normalization.from_dict(info.normalization),
+        artifacts=tuple(artifacts),
+        source={"checkpoint": weights.with_suffix("").name, "weights_sha256": info.weights_sha256},
+    )
+    mf.save(folder, manifest)
+    return manifest

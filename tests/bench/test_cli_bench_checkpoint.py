@@ -1,0 +1,31 @@
+"""`edgeseg bench CHECKPOINT`: torch rows from the checkpoint, ORT rows from a bundle exported into OUT."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import edgeseg.export
+from edgeseg.cli import app
+
+from .bundles import tiny_checkpoint
+
+pytestmark = pytest.mark.skipif(not hasattr(edgeseg.export, "export_bundle"), reason="edgeseg.export.export_bundle is not on this branch yet")
+
+
+def test_checkpoint_is_exported_then_benchmarked(tmp_path):
+    tiny_checkpoint(tmp_path / "best")
+    out = tmp_path / "bench"
+    args = ["bench", str(tmp_path / "best"), "--data", "synthetic:nuclei?n=4&size=32&seed=1", "--variants", "L1",
+            "--precision", "fp32,int8", "--backends", "torch,ort-cpu", "--batch", "1", "--warmup", "1", "--iters", "2",
+            "--eval-images", "2", "--threads", "1", "--calib-images", "2", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "bundle-32" / "manifest.json").is_file()
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    got = {(r["precision"], r["backend"]): r for r in rows}
+    assert set(got) == {("fp32", "torch"), ("fp32", "ort-cpu"), ("int8", "ort-cpu")}
+    assert all(r["status"] == "ok" for r in rows)
+    assert got[("fp32", "ort-cpu")]["parity"]["reference"] == "torch fp32"
+    assert got[("fp32", "ort-cpu")]["parity"]["flips"] < 0.01
+    assert got[("int8", "ort-cpu")]["file"] == "L1.int8.onnx"

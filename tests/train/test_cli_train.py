@@ -1,0 +1,41 @@
+import json
+
+from typer.testing import CliRunner
+
+from edgeseg.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args):
+    return runner.invoke(app, ["train", *args])
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    cases = [
+        (["unet", "--data", "synthetic:cells", "--out", str(tmp_path / "a")], "unknown synthetic dataset 'cells'"),
+        (["unet", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "b")], "not found"),
+        (["nonet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "c")], "no training recipe for model 'nonet'"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "d"), "-o", "x=1"], "recipe 'unet' has no option 'x'"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "e"), "-c", "depth=3"], "bad config for model 'unet'"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--out", str(tmp_path / "f"), "--epochs", "1"], "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "g"), "--resume"], "nothing to resume"),
+    ]
+    for args, message in cases:
+        result = _run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and result.output.count("\n") == 1, result.output
+        assert "Traceback" not in result.output
+
+
+def test_train_command_writes_a_run(tmp_path):
+    out = tmp_path / "run"
+    result = _run("unet", "--data", "synthetic:polyp?n=6&size=32", "--out", str(out), "--epochs", "1", "--batch", "2",
+                  "-c", "width_mult=0.125", "--no-progress", "--val-split", "0.34", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "epoch 1/1" in result.output and "best: epoch 1" in result.output
+    record = json.loads((out / "metrics.jsonl").read_text())
+    assert record["epoch"] == 1 and "output" in record["val"]
+    info = json.loads((out / "best.json").read_text())
+    assert info["normalization"]["color"] == "rgb" and info["config"]["in_channels"] == 3
+    assert info["recipe"]["seed"] == 3 and info["recipe"]["data"] == "synthetic:polyp?n=6&size=32"

@@ -1,0 +1,152 @@
+import json
+
+import pytest
+import torch
+
+from edgeseg import checkpoint
+from edgeseg.errors import EdgesegError, IntegrityError
+from edgeseg.models import list_models
+from edgeseg.train import RECIPES, TrainConfig, train
+
+TINY = {
+    "unet": {"width_mult": 0.125},
+    "unet_sharp": {"width_mult": 0.125, "cgm": True},
+    "plnet": {"width_mult": 0.125},
+    "m2snet": {"encoder": "vgg_light"},
+    "pgunet": {"width_mult": 0.125},
+}
+FAMILIES = [name for name in RECIPES if name in list_models()]
+# Options that keep the 2-epoch loss comparison within one phase (the phases have their own tests).
+ONE_PHASE = {"plnet": {"stage1_epochs": 0}, "pgunet": {"stages": 1}}
+
+
+def _cfg(tmp_path, model, **kw):
+    base = dict(model=model, data="synthetic:nuclei?n=10&size=32&seed=1", out=str(tmp_path / model), epochs=2, batch=4,
+                lr=3e-3, model_config=TINY[model], augment=False, progress=False)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_each_family_trains_and_the_loss_goes_down(tmp_path, model):
+    torch.set_num_threads(2)
+    summary = train(_cfg(tmp_path, model, options=ONE_PHASE.get(model, {})))
+    first, second = summary["history"]
+    assert second["loss"] < first["loss"]
+    assert first["val"] and all(0 <= s["iou"] <= 1 for s in second["val"].values())
+    lines = (tmp_path / model / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    loaded, info = checkpoint.load(tmp_path / model / "last")
+    assert info.epoch == 2 and info.model == model and info.recipe["name"] == model
+    assert info.normalization["color"] == "gray" and loaded.config["in_channels"] == 1
+
+
+def test_unet_sharp_logs_every_level(tmp_path):
+    assert "unet_sharp" in FAMILIES
+    summary = train(_cfg(tmp_path, "unet_sharp", epochs=1))
+    record = summary["history"][0]
+    assert sorted(record["val"]) == ["L1", "L2", "L3", "L4"] and record["primary"] == "L4"
+    assert {"L1", "L2", "L3", "L4", "cgm_bce"} <= set(record["loss_parts"])
+
+
+def test_run_folder_is_not_overwritten_and_resume_keeps_settings(tmp_path):
+    train(_cfg(tmp_path, "unet", epochs=1))
+    with pytest.raises(EdgesegError, match="already holds a training run"):
+        train(_cfg(tmp_path, "unet", epochs=1))
+    with pytest.raises(EdgesegError, match="batch was 4, now 2"):
+        train(_cfg(tmp_path, "unet", epochs=1, batch=2), resume=True)
+    with pytest.raises(IntegrityError, match="nothing to resume"):
+        train(_cfg(tmp_path, "unet", out=str(tmp_path / "empty")), resume=True)
+
+
+def test_resume_state_is_checked(tmp_path):
+    tensors = {"model.w": torch.ones(2), "optim.0.exp_avg": torch.zeros(2), "rng.torch": torch.get_rng_state()}
+    checkpoint.save_resume(tmp_path, 1, tensors, {"history": []})
+    checkpoint.save_resume(tmp_path, 2, tensors, {"history": [1]})
+    assert sorted(p.name for p in tmp_path.glob("resume-*")) == ["resume-0002.safetensors"]
+    state, loaded = checkpoint.load_resume(tmp_path)
+    assert state["epoch"] == 2 and state["history"] == [1] and torch.equal(loaded["model.w"], torch.ones(2))
+    path = tmp_path / "resume-0002.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="sha256"):
+        checkpoint.load_resume(tmp_path)
+
+
+def test_optimizer_state_round_trip():
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model(torch.ones(4, 3)).sum().backward()
+    opt.step()
+    tensors, rest = checkpoint.split_optimizer_state(opt.state_dict())
+    rest = json.loads(json.dumps(rest))
+    other = torch.optim.Adam(torch.nn.Linear(3, 2).parameters(), lr=1.0)
+    other.load_state_dict(checkpoint.join_optimizer_state(tensors, rest))
+    a, b = opt.state_dict(), other.state_dict()
+    assert a["param_groups"][0]["lr"] == b["param_groups"][0]["lr"] == 1e-2
+    for index in a["state"]:
+        for key, value in a["state"][index].items():
+            assert torch.equal(value, b["state"][index][key])
+
+
+def test_all_five_families_have_a_recipe():
+    assert sorted(FAMILIES) == sorted(["unet", "unet_sharp", "plnet", "m2snet", "pgunet"])
+
+
+def test_plnet_epl_stage1_then_both_with_stage1_learning(tmp_path):
+    from edgeseg.models import create_model
+    from edgeseg.train import recipe_for
+
+    recipe = recipe_for("plnet")
+    first, second = recipe.phases(4)
+    assert (first.name, first.stop, second.name, second.start, second.fresh_optimizer) == ("stage1", 2, "stage2", 2, False)
+    model = create_model("plnet", width_mult=0.125, in_channels=1)
+    x, y = torch.randn(2, 1, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
+    loss, parts = recipe.loss(recipe.forward(model, x, second), y, second)
+    assert set(parts) == {"stage1", "stage2"}
+    loss.backward()
+    assert next(model.stage1.parameters()).grad.abs().sum() > 0  # stage 1 still learns in stage 2
+    summary = train(_cfg(tmp_path, "plnet"))
+    assert [r["phase"] for r in summary["history"]] == ["stage1", "stage2"]
+    assert sorted(summary["history"][0]["val"]) == ["stage1"]
+    assert sorted(summary["history"][1]["val"]) == ["fused", "stage1", "stage2"] and summary["best"]["head"] == "fused"
+
+
+def test_pgunet_grows_by_name_with_two_learning_rates(tmp_path):
+    from edgeseg.train import recipe_for
+    from edgeseg.train.loop import Run, _enter_phase
+
+    recipe = recipe_for("pgunet", stages=2)
+    phases = recipe.phases(2)
+    assert [(p.name, p.img_size) for p in phases] == [("stage1", 32), ("stage2", 64)]
+    run = Run(model=recipe.build({"width_mult": 0.125, "in_channels": 1}))
+    _enter_phase(run, recipe, phases[0], phases, 2, 1e-4, torch.device("cpu"))
+    assert isinstance(run.optimizer, torch.optim.RMSprop) and len(run.optimizer.param_groups) == 1
+    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    _enter_phase(run, recipe, phases[1], phases, 2, 1e-4, torch.device("cpu"))
+    assert run.model.config["stages"] == 2 and run.carried
+    state = run.model.state_dict()
+    assert all(torch.equal(state[name], before[name]) for name in run.carried)
+    new_group, old_group = run.optimizer.param_groups
+    assert (new_group["lr"], old_group["lr"]) == (1e-4, 1e-6)
+    assert len(old_group["params"]) == len(run.carried) and len(new_group["params"]) > 0
+    summary = train(_cfg(tmp_path, "pgunet", options={"stages": 2}, lr=1e-3))
+    assert [(r["phase"], r["img_size"]) for r in summary["history"]] == [("stage1", 32), ("stage2", 64)]
+    loaded, info = checkpoint.load(tmp_path / "pgunet" / "best")
+    assert loaded.config["stages"] == 2 and info.recipe["img_size"] == 64
+
+
+def test_m2snet_says_when_lossnet_is_off_and_uses_it_when_given(tmp_path):
+    from safetensors.torch import save_file
+
+    from edgeseg.train import recipe_for
+    from edgeseg.train.lossnet import VGG16Features
+
+    assert "LossNet is off" in recipe_for("m2snet").notes()[0]
+    save_file(VGG16Features().state_dict(), str(tmp_path / "vgg.safetensors"))
+    recipe = recipe_for("m2snet", lossnet_weights=str(tmp_path / "vgg.safetensors"))
+    logits, y = torch.randn(2, 1, 32, 32, requires_grad=True), (torch.rand(2, 1, 32, 32) > 0.5).float()
+    loss, parts = recipe.loss(logits, y, recipe.phases(1)[0])
+    assert loss.item() == pytest.approx(parts["structure"] + 0.1 * parts["lossnet"], rel=1e-5)
+    with pytest.raises(EdgesegError, match="no option 'lossnet'"):
+        recipe_for("m2snet", lossnet="x")
