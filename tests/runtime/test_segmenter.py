@@ -153,3 +153,9 @@ def test_segmenter_checks_the_artifact_against_the_manifest(bundle):
             seg.preprocess([])
         with pytest.raises(EdgesegInputError, match="list of them"):
             seg.segment({"a": 1})
+
+
+def test_unloadable_onnx_is_a_one_line_error(tmp_path):
+    (tmp_path / "broken.onnx").write_bytes(b"not a protobuf")
+    with pytest.raises(EdgesegError, match="ONNX Runtime cannot load broken.onnx"):
+        OrtRunner(tmp_path / "broken.onnx")
