@@ -72,11 +72,14 @@ def export_cmd(
 
 
 def next_commands(out: Path, target: str, data: str | None) -> list[str]:
-    data = data or "IMAGES_DIR"
+    import shlex
+
+    bundle = shlex.quote(str(out))
+    images = shlex.quote(data) if data and not data.startswith("synthetic:") else "IMAGES_DIR"
     return [
-        f"edgeseg build {out} --target {target}",
-        f"edgeseg bench {out} --data {data}",
-        f"edgeseg predict {out} {data} --out {out}/masks",
+        f"edgeseg build {bundle} --target {target}",
+        f"edgeseg bench {bundle} --data {shlex.quote(data) if data else 'DATA'}",
+        f"edgeseg predict {bundle} {images} --out {shlex.quote(str(out / 'masks'))}",
     ]
 
 
@@ -84,18 +87,18 @@ def _table(manifest, out: Path):
     from rich.table import Table
 
     table = Table(title=f"{manifest.model['name']} -> {out}")
-    for col in ("file", "input", "GFLOPs", "max |dp|", "mask flips", "IoU vs GT", "TensorRT 10"):
-        table.add_column(col, justify="left" if col == "file" else "right")
+    for col in ("artifact", "input", "GFLOPs", "max|dp|", "flips", "IoU GT", "dIoU", "TRT10"):
+        table.add_column(col, justify="left" if col == "artifact" else "right", no_wrap=True)
     for a in manifest.artifacts:
         p = a.parity
-        gt = f"{p['iou_gt']:.4f} ({-p['iou_gt_drop']:+.4f})" if "iou_gt" in p else "-"
         table.add_row(
-            a.file,
+            a.key,
             "x".join(str(s) for s in a.input.shape),
             f"{a.gflops:.3f}",
-            f"{p['max_abs_prob_err']:.2e}",
-            f"{p['mask_flip_share']:.4%}",
-            gt,
+            f"{p['max_abs_prob_err']:.1e}",
+            f"{p['mask_flip_share']:.3%}",
+            f"{p['iou_gt']:.4f}" if "iou_gt" in p else "-",
+            f"{p['iou_gt'] - p['iou_gt_fp32']:+.4f}" if "iou_gt_fp32" in p else "-",
             "ok" if a.trt_check.get("ok") else "no",
         )
     return table

@@ -32,7 +32,7 @@ def test_export_writes_a_bundle_and_prints_next_commands(tmp_path):
     assert manifest.artifact("L1", "int8").input.shape == (2, 3, 32, 32)
     assert manifest.artifact("L1", "int8").details["calibration"]["method"] == "percentile"
     for command in ("edgeseg build", "edgeseg bench", "edgeseg predict"):
-        assert f"{command} {out}" in result.output
+        assert f"{command} {out}" in result.output  # tmp paths need no shell quoting
 
 
 def test_bad_arguments_give_one_line_and_nonzero_exit(tmp_path):
