@@ -88,6 +88,8 @@ def _train(cfg: TrainConfig, resume: bool) -> dict[str, Any]:
         saved, tensors = checkpoint.load_resume(out)
         saved["_tensors"] = tensors
     settings = _settings(cfg, saved, out)
+    if world > 1:
+        torch.distributed.barrier()  # every rank has checked `out` before rank 0 writes into it
     recipe = recipe_for(settings["model"], **settings["options"])
     dataset = open_source(settings["data"])
     train_set, val_set = split(dataset, settings["val_split"], settings["seed"])
