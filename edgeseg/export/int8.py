@@ -22,6 +22,13 @@ from typing import Any, Callable
 import numpy as np
 
 CALIB_METHODS = ("minmax", "entropy", "percentile")
+# ORT calibrator settings: entropy searches thresholds over a 2048-bin histogram for 128 int8 levels
+# (TensorRT's KL method); percentile clips at 99.999 % of |x| (ORT's default)
+CALIB_OPTIONS: dict[str, dict[str, Any]] = {
+    "minmax": {},
+    "entropy": {"num_bins": 2048, "num_quantized_bins": 128},
+    "percentile": {"num_bins": 2048, "percentile": 99.999},
+}
 
 
 class _Feeds:
@@ -69,6 +76,7 @@ def quantize(
     """Return (QDQ graph, details) calibrated on `feeds` (each {"input": NCHW float32})."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 
     from ..errors import EdgesegError
     from .passes import drop_output_qdq
@@ -83,24 +91,39 @@ def quantize(
         "QuantizeBias": False,
         "ForceQuantizeNoInputCheck": True,
     }
+    calib_method = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }[method]
     with tempfile.TemporaryDirectory(prefix="edgeseg-int8-") as tmp:
-        src, out = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        src, out, cache = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx", Path(tmp) / "ranges.json"
         src.write_bytes(model.SerializeToString())
         with _quiet():
+            # Calibrate here rather than inside quantize_static: it cannot pass histogram sizes, and
+            # its entropy default (128 bins for 128 quantized bins) leaves a single candidate
+            # threshold, the full range, so "entropy" would silently equal "minmax".
+            calibrator = create_calibrator(
+                src,
+                None,
+                augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+                calibrate_method=calib_method,
+                extra_options=CALIB_OPTIONS[method],
+            )
+            calibrator.collect_data(_Feeds(feeds, on_feed))
+            save_tensors_data(calibrator.compute_data(), cache)
+            del calibrator
             quantize_static(
                 src,
                 out,
-                _Feeds(feeds, on_feed),
+                None,
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=QuantType.QInt8,
                 weight_type=QuantType.QInt8,
-                calibrate_method={
-                    "minmax": CalibrationMethod.MinMax,
-                    "entropy": CalibrationMethod.Entropy,
-                    "percentile": CalibrationMethod.Percentile,
-                }[method],
+                calibrate_method=calib_method,
                 extra_options=options,
+                calibration_cache_path=cache,
             )
         quantized = drop_output_qdq(onnx.load(str(out)))
     details: dict[str, Any] = {

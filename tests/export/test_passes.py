@@ -145,3 +145,19 @@ def test_int8_rejects_unknown_method(unet):
     _, raw = unet
     with pytest.raises(EdgesegError, match="minmax"):
         int8.quantize(raw, [{"input": _x()}], method="kl")
+
+
+def test_calibration_methods_really_differ(unet):
+    """ORT's quantize_static alone gives entropy == minmax (one candidate threshold); ours must not."""
+    _, raw = unet
+    graph = passes.standard(raw)
+    feeds = [{"input": _x(2, seed=s)} for s in range(3)]
+
+    def scales(method):
+        q, _ = int8.quantize(graph, feeds, method=method)
+        return [float(onnx.numpy_helper.to_array(i)) for i in q.graph.initializer if i.name.endswith("_scale") and not i.dims]
+
+    minmax, entropy, percentile = (scales(m) for m in int8.CALIB_METHODS)
+    assert len(minmax) == len(entropy) == len(percentile) > 10
+    assert minmax != entropy and minmax != percentile
+    assert all(e <= m * (1 + 1e-6) for e, m in zip(entropy, minmax))  # clipping ranges never exceed min/max
