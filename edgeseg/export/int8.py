@@ -3,7 +3,8 @@
 Explicit quantization that both ONNX Runtime and TensorRT (10 with the INT8 flag, 11 strongly typed)
 read: QuantizeLinear/DequantizeLinear pairs around standard ONNX operators, symmetric int8
 activations (zero point 0), per-channel symmetric int8 weights, biases left in float32 (ORT would
-otherwise quantize them to int32, which TensorRT's DequantizeLinear does not take). No QLinearConv
+otherwise quantize them to int32, which TensorRT's DequantizeLinear does not take). The convolution
+that reads the image stays in float (`input_convs`). No QLinearConv
 or other ONNX Runtime-only fused operators (`trt_check` verifies this on every artifact).
 
 `quantize` is a pure function of (graph, calibration feeds); ONNX Runtime's API only writes to a
@@ -117,6 +118,7 @@ def quantize(
                 src,
                 out,
                 None,
+                nodes_to_exclude=input_convs(model),
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=QuantType.QInt8,
@@ -130,8 +132,21 @@ def quantize(
         "calibration": {"method": method, "images": int(sum(f["input"].shape[0] for f in feeds))},
         "quantization": "QDQ; int8 activations symmetric per tensor, int8 weights symmetric per channel, float32 bias",
         "quantized_tensors": sum(n.op_type == "QuantizeLinear" for n in quantized.graph.node),
+        "float_nodes": {name: "reads the image: int8 input quantization cost ~0.19 IoU on UNet#" for name in input_convs(model)},
     }
     return quantized, details
+
+
+def input_convs(model) -> list[str]:
+    """Names of the Conv nodes that read a graph input: they stay in float.
+
+    Quantizing the normalised image itself to symmetric int8 cost UNet# on synthetic nuclei 0.19
+    mask IoU against fp32 (0.70 vs 0.98 for the rest of the network quantized); keeping the first
+    convolution in float brings int8 within 0.001 IoU of fp32 against the ground truth. TensorRT
+    runs a layer without Q/DQ in float (fp16 where allowed), so the graph stays buildable.
+    """
+    inputs = {i.name for i in model.graph.input}
+    return [n.name for n in model.graph.node if n.op_type == "Conv" and n.input and n.input[0] in inputs]
 
 
 @contextlib.contextmanager

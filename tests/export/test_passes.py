@@ -135,6 +135,9 @@ def test_int8_is_explicit_qdq_and_close_to_eager(unet, method):
     assert all(i.data_type == onnx.TensorProto.INT8 for i in zero_points)
     last = next(n for n in q.graph.node if "output" in n.output)
     assert last.op_type == "Conv", "the graph output is float logits, not re-quantized"
+    first = [n for n in q.graph.node if "input" in n.input]
+    assert [n.op_type for n in first] == ["Conv"], "the image is not quantized: the first conv reads it in float"
+    assert list(details["float_nodes"]) == [first[0].name]
     assert details["calibration"] == {"method": method, "images": 6}
     x = _x(2, seed=7)
     result = parity.compare(_eager(module, x), parity.ort_outputs(q, x))
