@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ..engines.targets import TargetName
 from . import app
 
-
-class TargetName(str, Enum):
-    cuda = "cuda"
-    jetson_orin_nano = "jetson-orin-nano"
-    jetson_orin_nx = "jetson-orin-nx"
-    jetson_agx_orin = "jetson-agx-orin"
-    jetson_xavier_nx = "jetson-xavier-nx"
 
 
 @app.command("build")

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..engines.targets import TargetName
 from . import app
 
 
@@ -16,13 +17,6 @@ class CalibMethod(str, Enum):
     entropy = "entropy"
     percentile = "percentile"
 
-
-class Target(str, Enum):
-    cuda = "cuda"
-    jetson_orin_nano = "jetson-orin-nano"
-    jetson_orin_nx = "jetson-orin-nx"
-    jetson_agx_orin = "jetson-agx-orin"
-    jetson_xavier_nx = "jetson-xavier-nx"
 
 
 @app.command("export")
@@ -39,7 +33,7 @@ def export_cmd(
     calib_method: Annotated[CalibMethod, typer.Option(help="ONNX Runtime calibrator for int8.")] = CalibMethod.minmax,
     parity_images: Annotated[int, typer.Option(min=1, help="Images compared against eager PyTorch per artifact.")] = 8,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset (TensorRT 10 parses 9..20).")] = 18,
-    target: Annotated[Target, typer.Option(help="Where the engines will be built.")] = Target.cuda,
+    target: Annotated[TargetName, typer.Option(help="Where the engines will be built.")] = TargetName.cuda,
 ) -> None:
     """Export deploy variants to ONNX in fp32/fp16/int8, check parity and TensorRT compatibility, write a bundle."""
     if batch is not None and dynamic_batch is not None:

@@ -8,6 +8,7 @@ TensorRT version it was built with, which is why a Jetson engine is built on the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from ..errors import EdgesegError
 
@@ -93,6 +94,10 @@ TARGETS: dict[str, Target] = {
         ),
     )
 }
+
+
+# The target names as a str Enum, for the CLI's choices (`edgeseg export/build --target`).
+TargetName = Enum("TargetName", {name.replace("-", "_"): name for name in TARGETS}, type=str)
 
 
 def get_target(name: str) -> Target:

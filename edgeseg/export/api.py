@@ -15,11 +15,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from .. import manifest as mf
+from ..engines.targets import get_target
 from ..errors import EdgesegError
 from . import bundle, fp16, int8, parity, passes, samples, trt_check
 from .onnx_export import BATCH, MIN_OPSET, export_module
 
-TARGETS = ("cuda", "jetson-orin-nano", "jetson-orin-nx", "jetson-agx-orin", "jetson-xavier-nx")
 FOLDS = {"folded": "unfolded"}  # a variant whose graph was made cheaper -> the variant it must equal
 DEFAULT_IMG_SIZE = 256
 
@@ -51,8 +51,7 @@ def export_bundle(
     model, norm, source_info, recipe = _open_source(source)
     chosen = _variants(model, variants)
     precisions = _precisions(precisions)
-    if target not in TARGETS:
-        raise EdgesegError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
+    get_target(target)
     if batch < 1 or (dynamic_batch is not None and dynamic_batch < 1):
         raise EdgesegError("batch sizes must be >= 1")
     if calib_images < 1 or parity_images < 1:
