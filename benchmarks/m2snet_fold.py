@@ -28,28 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edgeseg.bench.flops import count_flops  # noqa: E402
 from edgeseg.files import atomic_path, write_text  # noqa: E402
 from edgeseg.models import create_model  # noqa: E402
-
-
-@torch.no_grad()
-def trained_looking(model: nn.Module, size: int, seed: int) -> nn.Module:
-    """Random BN weights (20% negative) and biases, statistics measured on a train-mode pass, then perturbed."""
-    g = torch.Generator().manual_seed(seed)
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in bns:
-        n = bn.num_features
-        sign = torch.where(torch.rand(n, generator=g) < 0.2, -1.0, 1.0)
-        bn.weight.copy_(sign * (0.5 + torch.rand(n, generator=g)))
-        bn.bias.copy_(0.2 * torch.randn(n, generator=g))
-        bn.reset_running_stats()
-        bn.momentum = None
-    model.train()
-    model(torch.randn(2, 3, size, size, generator=g))
-    for bn in bns:
-        n = bn.num_features
-        bn.running_mean.add_(0.1 * bn.running_var.sqrt() * torch.randn(n, generator=g))
-        bn.running_var.mul_(0.8 + 0.4 * torch.rand(n, generator=g))
-        bn.momentum = 0.1
-    return model.eval()
+from edgeseg.models.bn import trained_looking  # noqa: E402
 
 
 def export(module: nn.Module, x: torch.Tensor, path: Path):

@@ -1,10 +1,10 @@
 import pytest
 import torch
-from torch import nn
 
 from edgeseg.errors import EdgesegError, IntegrityError
 from edgeseg.models import create_model
 from edgeseg.models.m2snet import BoxSum, FoldedScaleDiffs
+from edgeseg.models.bn import trained_looking
 
 torch.set_num_threads(2)
 
@@ -15,28 +15,6 @@ def params(m):
 
 def rel_err(a, b):
     return ((a - b).abs().max() / b.abs().max()).item()
-
-
-@torch.no_grad()
-def trained_looking(model, seed=0, size=64):
-    """Random BN weights (20% negative) and biases, statistics measured on a train-mode pass, then perturbed."""
-    g = torch.Generator().manual_seed(seed)
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in bns:
-        n = bn.num_features
-        sign = torch.where(torch.rand(n, generator=g) < 0.2, -1.0, 1.0)
-        bn.weight.copy_(sign * (0.5 + torch.rand(n, generator=g)))
-        bn.bias.copy_(0.2 * torch.randn(n, generator=g))
-        bn.reset_running_stats()
-        bn.momentum = None
-    model.train()
-    model(torch.randn(2, 3, size, size, generator=g))
-    for bn in bns:
-        n = bn.num_features
-        bn.running_mean.add_(0.1 * bn.running_var.sqrt() * torch.randn(n, generator=g))
-        bn.running_var.mul_(0.8 + 0.4 * torch.rand(n, generator=g))
-        bn.momentum = 0.1
-    return model.eval()
 
 
 def light(**kw):
