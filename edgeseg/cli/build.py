@@ -29,16 +29,19 @@ def build_cmd(
     opt_level: Annotated[int, typer.Option(min=0, max=5, help="TensorRT builder optimization level.")] = 3,
     min_batch: Annotated[Optional[int], typer.Option(min=1, help="Smallest batch of the optimization profile.")] = None,
     opt_batch: Annotated[Optional[int], typer.Option(min=1, help="Batch TensorRT tunes for.")] = None,
-    max_batch: Annotated[Optional[int], typer.Option(min=1, help="Largest batch (default: the target's).")] = None,
+    max_batch: Annotated[Optional[int], typer.Option(min=1, help="Largest batch (default: the export's --dynamic-batch, else the target's).")] = None,
+    variant: Annotated[Optional[str], typer.Option(help="Only this deploy variant's artifacts.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="Only artifacts of this precision (fp32, fp16, int8), e.g. for DLA.")] = None,
     verbose: Annotated[bool, typer.Option(help="TensorRT's verbose log.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Print the build plans and stop (needs no TensorRT or GPU).")] = False,
+    trt_version: Annotated[Optional[str], typer.Option(help="With --dry-run: TensorRT version to plan for (default: installed).")] = None,
+    compute_capability: Annotated[Optional[str], typer.Option(help="With --dry-run: GPU to plan for, e.g. 8.7 (default: the target's).")] = None,
 ) -> None:
     """Build TensorRT engines for every ONNX file in BUNDLE (reusing engines whose cache key matches)."""
-    from ..engines.build import build_bundle
+    from ..engines import build
+    from ..engines.targets import get_target
 
-    build_bundle(
-        bundle,
-        report=typer.echo,
-        verbose=verbose,
+    options = dict(
         target=target.value,
         workspace_gib=workspace,
         dla_core=dla_core,
@@ -47,4 +50,15 @@ def build_cmd(
         min_batch=min_batch,
         opt_batch=opt_batch,
         max_batch=max_batch,
+        variant=variant,
+        precision=precision,
     )
+    if not dry_run:
+        if trt_version or compute_capability:
+            raise typer.BadParameter("--trt-version and --compute-capability only go with --dry-run (a build uses the real ones)")
+        build.build_bundle(bundle, report=typer.echo, verbose=verbose, **options)
+        return
+    cc = compute_capability or get_target(target.value).compute_capability
+    if cc is None:
+        raise typer.BadParameter("--target cuda has no fixed GPU: give --compute-capability (e.g. 8.9) with --dry-run")
+    build.dry_run(bundle, trt_version=trt_version or build.trt_version(), compute_capability=cc, report=typer.echo, **options)

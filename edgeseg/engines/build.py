@@ -146,9 +146,21 @@ def cached_engine(manifest: mf.Manifest, plan: BuildPlan, bundle: Path) -> mf.En
     return None
 
 
-def plans_for(manifest: mf.Manifest, **options) -> list[BuildPlan]:
-    """One plan per ONNX artifact; `options` are make_plan's keywords (target, versions, batch, ...)."""
-    return [make_plan(artifact, **options) for artifact in manifest.artifacts]
+def plans_for(manifest: mf.Manifest, *, variant: str | None = None, precision: str | None = None, **options) -> list[BuildPlan]:
+    """One plan per ONNX artifact (or those of one variant/precision); `options` are make_plan's keywords.
+
+    Without --max-batch, a dynamic-batch export's recorded maximum (`edgeseg export --dynamic-batch N`)
+    is the profile's max batch (and the target's default when the manifest states none)."""
+    if options.get("max_batch") is None and options.get("dla_core") is None:
+        batch = manifest.export.get("batch") or {}
+        if batch.get("dynamic") and isinstance(batch.get("max"), int):
+            options = {**options, "max_batch": max(batch["max"], options.get("min_batch") or 1, options.get("opt_batch") or 1)}
+    chosen = [
+        a for a in manifest.artifacts if (variant is None or a.variant == variant) and (precision is None or a.precision == precision)
+    ]
+    if not chosen:
+        manifest.artifact(variant, precision)  # raises, listing what the bundle has
+    return [make_plan(artifact, **options) for artifact in chosen]
 
 
 def build_one(bundle: Path, plan: BuildPlan, device: Device, verbose: bool = False) -> mf.Engine:
@@ -159,6 +171,32 @@ def build_one(bundle: Path, plan: BuildPlan, device: Device, verbose: bool = Fal
     save_timing_cache(config, plan)
     path = save_engine(bundle / plan.engine_file, data)
     return engine_entry(plan, device, path, inspect_engine(data, plan, log))
+
+
+def describe(plan: BuildPlan, cached: bool) -> str:
+    """One line per plan for `edgeseg build --dry-run` and the build log."""
+    p = plan.profile
+    batch = f"batch {p.min[0]}/{p.opt[0]}/{p.max[0]}"
+    flags = ",".join(plan.flags) or "none"
+    typing = "strongly typed" if plan.strongly_typed else "weakly typed"
+    state = "up to date" if cached else "to build"
+    return (
+        f"{plan.artifact} -> {plan.engine_file} [{state}]: TensorRT {plan.trt_version}, sm {plan.compute_capability}, "
+        f"{typing}, flags {flags}, {batch}, workspace {plan.workspace_bytes / (1 << 30):g} GiB, opt level {plan.opt_level}"
+        + (f", DLA core {plan.dla_core}" if plan.dla_core is not None else "")
+    )
+
+
+def dry_run(bundle: str | Path, *, trt_version: str, compute_capability: str, report: Callable[[str], None] = print, **options) -> list[BuildPlan]:
+    """The plans `build_bundle` would carry out for this TensorRT version and GPU, without TensorRT."""
+    bundle = Path(bundle)
+    manifest = mf.load(bundle)
+    plans = plans_for(manifest, trt_version=trt_version, compute_capability=compute_capability, **options)
+    for plan in plans:
+        report(describe(plan, cached_engine(manifest, plan, bundle) is not None))
+        for note in plan.notes:
+            report(f"    {note}")
+    return plans
 
 
 def build_bundle(
@@ -177,9 +215,9 @@ def build_bundle(
     plans = plans_for(manifest, trt_version=version, compute_capability=device.compute_capability, **options)
     for plan in plans:
         if cached_engine(manifest, plan, bundle) is not None:
-            report(f"{plan.artifact}: engine {plan.engine_file} is up to date (cache key {plan.cache_key[:12]})")
+            report(describe(plan, cached=True))
             continue
-        report(f"{plan.artifact}: building {plan.engine_file} ({'; '.join(plan.notes) or 'fp32'})")
+        report(describe(plan, cached=False))
         engine = build_one(bundle, plan, device, verbose)
         manifest = manifest.with_engine(engine)
         mf.save(bundle, manifest)

@@ -278,7 +278,7 @@ def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, s
     amp = scaler.is_enabled()
     total, count, parts_sum = 0.0, 0, {}
     columns = (TextColumn(f"epoch {epoch + 1}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not cfg.progress or rank != 0) as progress:
+    with Progress(*columns, console=console, transient=True, disable=not cfg.progress or not console.is_terminal) as progress:
         task = progress.add_task("train", total=len(loader), loss=float("nan"))
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)

@@ -49,6 +49,28 @@ def test_engine_record_and_cache_reuse(bundle, tmp_path):
     engine_path.unlink()
 
 
+def test_exported_max_batch_is_the_default_profile_max(bundle):
+    from dataclasses import replace
+
+    _, manifest = bundle
+    options = dict(target="cuda", trt_version="10.3.0", compute_capability="8.6")
+    assert build.plans_for(manifest, **options)[0].profile.max[0] == 8  # no export record: the target's default
+    exported = replace(manifest, export={"batch": {"dynamic": True, "max": 16}})
+    assert build.plans_for(exported, **options)[0].profile.max[0] == 16
+    assert build.plans_for(exported, **options, max_batch=2)[0].profile.max[0] == 2  # the user's choice wins
+    assert build.plans_for(exported, **options, opt_batch=32)[0].profile.max[0] == 32
+
+
+def test_plans_filter_by_variant_and_precision(bundle):
+    from edgeseg.errors import IntegrityError
+
+    _, manifest = bundle
+    options = dict(target="cuda", trt_version="10.3.0", compute_capability="8.6")
+    assert [p.artifact for p in build.plans_for(manifest, precision="fp32", **options)] == ["full.fp32.onnx"]
+    with pytest.raises(IntegrityError, match="full.fp32"):
+        build.plans_for(manifest, precision="int8", **options)
+
+
 def test_without_tensorrt_the_error_says_how_to_install(bundle):
     try:
         import tensorrt  # noqa: F401

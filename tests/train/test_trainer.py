@@ -28,7 +28,6 @@ def _cfg(tmp_path, model, **kw):
 
 @pytest.mark.parametrize("model", FAMILIES)
 def test_each_family_trains_and_the_loss_goes_down(tmp_path, model):
-    torch.set_num_threads(2)
     summary = train(_cfg(tmp_path, model, options=ONE_PHASE.get(model, {})))
     first, second = summary["history"]
     assert second["loss"] < first["loss"]
@@ -150,3 +149,40 @@ def test_m2snet_says_when_lossnet_is_off_and_uses_it_when_given(tmp_path):
     assert loss.item() == pytest.approx(parts["structure"] + 0.1 * parts["lossnet"], rel=1e-5)
     with pytest.raises(EdgesegError, match="no option 'lossnet'"):
         recipe_for("m2snet", lossnet="x")
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("model, options, epochs, stop_after", [("pgunet", {"stages": 2}, 4, 3), ("plnet", {"stage1_epochs": 1}, 3, 2)])
+def test_resume_inside_a_later_phase_matches_an_uninterrupted_run(tmp_path, monkeypatch, model, options, epochs, stop_after):
+    from edgeseg.train import loop
+
+    kw = dict(options=options, epochs=epochs, augment=True, data="synthetic:nuclei?n=6&size=32&seed=2")
+    whole = train(_cfg(tmp_path / "a", model, **kw))["history"]
+    printed = loop._print_epoch
+
+    def stop(console, record, total, improved):
+        printed(console, record, total, improved)
+        if record["epoch"] == stop_after:
+            raise _Stop
+
+    monkeypatch.setattr(loop, "_print_epoch", stop)
+    with pytest.raises(_Stop):
+        train(_cfg(tmp_path / "b", model, **kw))
+    monkeypatch.setattr(loop, "_print_epoch", printed)
+    resumed = train(_cfg(tmp_path / "b", model, **kw), resume=True)["history"]
+    assert len(resumed) == epochs
+    for a, b in zip(whole, resumed):
+        assert (a["phase"], a["lr"]) == (b["phase"], b["lr"])
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-6)
+        for head in a["val"]:
+            assert a["val"][head]["iou"] == pytest.approx(b["val"][head]["iou"], abs=1e-6)
+
+
+def test_worker_processes_do_not_change_the_run(tmp_path):
+    kw = dict(epochs=1, augment=True, data="synthetic:polyp?n=8&size=32")
+    a = train(_cfg(tmp_path / "a", "unet", workers=0, **kw))["history"][0]
+    b = train(_cfg(tmp_path / "b", "unet", workers=2, **kw))["history"][0]
+    assert a["loss"] == b["loss"] and a["val"] == b["val"]
