@@ -1,7 +1,10 @@
 """Reproduce the README's headline table on a CPU: torch eager vs ONNX Runtime (CPU), per family and variant.
 
-    python benchmarks/headline.py --out benchmarks/results/headline [--threads 2] [--img-size 224]
-    python benchmarks/headline.py --quick --out /tmp/headline     # 64 px, few iterations: a smoke run
+    python benchmarks/headline.py [--out benchmarks/results/headline] [--work runs/headline] [--threads 2] [--img-size 224]
+    python benchmarks/headline.py --quick --out /tmp/headline --work /tmp/headline-work   # 64 px smoke run
+
+Checkpoints and exported bundles go to --work (not committed); each family's four report files
+(results.json/.csv/.md, pareto.png) and the combined headline.md/.json go to --out.
 
 For each family a checkpoint is made (random weights from seed 0, unless --checkpoint gives a trained
 one for that family), then `edgeseg bench CHECKPOINT --backends torch,ort-cpu` exports the variants
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -36,7 +40,8 @@ SUITE = [
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "headline")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "headline", help="tables and per-family reports")
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "headline", help="checkpoints and exported bundles (not committed)")
     ap.add_argument("--img-size", type=int, default=224)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=3)
@@ -61,11 +66,11 @@ def main() -> int:
     started = time.time()
     sections, rows, environment = [], [], None
     for name, config, variants, precisions in suite:
-        ckpt = Path(trained[name]) if name in trained else make_checkpoint(name, config, args.out / "checkpoints", args.img_size)
+        ckpt = Path(trained[name]) if name in trained else make_checkpoint(name, config, args.work / "checkpoints", args.img_size)
         if ckpt is None:
             sections.append(f"- {name}: not registered in this edgeseg (family not landed), skipped")
             continue
-        out = args.out / name
+        out = args.work / name
         cmd = [sys.executable, "-m", "edgeseg", "bench", str(ckpt), "--backends", "torch,ort-cpu", "--variants", variants,
                "--precision", precisions, "--img-size", str(args.img_size), "--data", data, "--warmup", str(args.warmup),
                "--iters", str(args.iters), "--threads", str(args.threads), "--eval-images", "4",
@@ -75,6 +80,9 @@ def main() -> int:
         if proc.returncode != 0:
             sections.append(f"- {name}: `edgeseg bench` exited {proc.returncode}")
             continue
+        (args.out / name).mkdir(parents=True, exist_ok=True)
+        for report in ("results.json", "results.csv", "results.md", "pareto.png"):
+            shutil.copyfile(out / report, args.out / name / report)
         result = json.loads((out / "results.json").read_text())
         for r in result["rows"]:
             r["trained"] = name in trained

@@ -2,15 +2,11 @@
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
-import edgeseg.export
 from edgeseg.cli import app
 
 from .bundles import tiny_checkpoint
-
-pytestmark = pytest.mark.skipif(not hasattr(edgeseg.export, "export_bundle"), reason="edgeseg.export.export_bundle is not on this branch yet")
 
 
 def test_checkpoint_is_exported_then_benchmarked(tmp_path):
