@@ -36,7 +36,8 @@ def is_checkpoint(path: Path) -> bool:
 
 def find_checkpoint(bundle: Path, manifest: mf.Manifest, given: Path | None) -> tuple[Path | None, str]:
     """(checkpoint, "") or (None, why not): the one named with --checkpoint, else the manifest's
-    `source.checkpoint` looked up next to the bundle and one folder up, checked by its weights sha256."""
+    `source.checkpoint` looked up in the bundle, next to it, and in the folders next to it (the
+    training run beside the bundle), checked by its weights sha256."""
     from ..checkpoint import paths
     from ..files import sha256
 
@@ -48,13 +49,14 @@ def find_checkpoint(bundle: Path, manifest: mf.Manifest, given: Path | None) -> 
     if not name:
         return None, "the bundle's manifest names no source checkpoint; pass --checkpoint PATH for torch rows"
     want = (manifest.source or {}).get("weights_sha256")
-    for folder in (bundle, bundle.parent, Path.cwd()):
+    siblings = sorted(p.parent for p in bundle.parent.glob(f"*/{name}.json"))  # run/train/best next to run/bundle
+    for folder in (bundle, bundle.parent, *siblings):
         candidate = folder / name
         if is_checkpoint(candidate):
             if want and sha256(paths(candidate)[0]) != want:
                 return None, f"checkpoint {candidate} does not match the bundle's weights sha256; pass --checkpoint PATH"
             return candidate, ""
-    return None, f"the bundle's source checkpoint {name!r} is not next to the bundle or one folder up; pass --checkpoint PATH"
+    return None, f"the bundle's source checkpoint {name!r} is not in, next to, or beside the bundle; pass --checkpoint PATH"
 
 
 def load_images(data: str | None, count: int, size: int, channels: int, seed: int = 0) -> Images:

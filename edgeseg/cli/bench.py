@@ -1,7 +1,7 @@
 """`edgeseg bench`: latency, throughput, IoU and parity per variant x precision x backend x batch.
 
 Given a bundle, ORT/TensorRT rows run its artifacts and torch rows need the checkpoint the manifest
-names in `source` (found next to the bundle or one folder up, or given with --checkpoint). Given a
+names in `source` (found in, next to or beside the bundle, or given with --checkpoint). Given a
 checkpoint, torch rows run it directly and the ORT/TensorRT rows run a bundle exported from it into
 OUT/bundle-SIZE (kept, so the rows can be reproduced with `edgeseg bench OUT/bundle-SIZE`).
 Exit codes: 0 ok, 1 a gate failed (--min-iou, --compare), 2 bad input.

@@ -26,7 +26,7 @@ def tiny_checkpoint(path: Path, seed: int = 0):
 
 def tiny_bundle(folder: Path, checkpoint: Path, variants=("L1", "L2"), size: int = 32) -> mf.Manifest:
     """Export `variants` of the checkpoint at `size` (dynamic batch) into `folder` with a manifest
-    whose `source` names the checkpoint (found by `edgeseg bench` one folder up)."""
+    whose `source` names the checkpoint (found by `edgeseg bench` next to the bundle)."""
     import torch
 
     from edgeseg import checkpoint as ckpt
