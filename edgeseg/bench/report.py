@@ -189,7 +189,7 @@ def environment_lines(env: dict) -> list[str]:
         f"CPU: {cpu.get('model')} ({cpu.get('usable_cores')} usable of {cpu.get('logical_cores')} logical cores)"
         + (f", threads used: {cpu['threads']}" if cpu.get("threads") else ""),
         f"OS: {system.get('os')}, Python {system.get('python')}",
-        "versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val and k not in ("python",)),
+        "versions: " + ", ".join(f"{k} {val or 'not installed'}" for k, val in v.items() if k != "python"),
     ]
     gpus = (env.get("gpu") or {}).get("gpus") or []
     for g in gpus:

@@ -53,5 +53,8 @@ def test_env_command_lists_backends():
     assert result.exit_code == 0, result.output
     for name in env.BACKENDS:
         assert name in result.output
+    flat = " ".join(result.output.split())  # rich wraps long lines
+    for package in ("torch", "onnx", "onnxruntime", "tensorrt", "pycuda"):  # a version or "not installed"
+        assert f", {package} " in flat
     result = CliRunner().invoke(app, ["env", "--json"])
     assert json.loads(result.output)["backends"][1]["name"] == "ort-cpu"
