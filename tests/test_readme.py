@@ -25,3 +25,26 @@ def test_quick_start_has_exactly_two_commands_and_the_makefile_has_them():
 def test_readme_has_no_unfilled_sections():
     markers = re.findall(r"^[A-Z][A-Z_]{5,}$", README.read_text(encoding="utf-8"), re.M)
     assert not markers, f"unfilled README sections: {markers}"
+
+
+def test_commands_in_the_prose_use_real_options():
+    """Every `edgeseg CMD ... --opt` the README shows (outside the generated reference) names an
+    option CMD really has, so the examples cannot drift from the code."""
+    import typer.main
+
+    from edgeseg.cli import app
+
+    commands = typer.main.get_command(app).commands
+    text = README.read_text(encoding="utf-8")
+    prose = text.split(START, 1)[0] + text.split(END, 1)[1]
+    prose = prose.replace("\\\n", " ")  # shell line continuations
+    checked = 0
+    for name, rest in re.findall(r"edgeseg ([a-z]+)([^`\n]*)", prose):
+        if name not in commands:
+            continue  # prose such as "edgeseg takes ..."
+        known = {opt for param in commands[name].params for opt in (*param.opts, *param.secondary_opts)}
+        used = re.findall(r"(?<!\S)(--?[a-z][a-z0-9-]*)", rest.split(" #", 1)[0])
+        unknown = [opt for opt in used if opt not in known]
+        assert not unknown, f"README: `edgeseg {name}` has no option {unknown}"
+        checked += len(used)
+    assert checked > 20  # the examples really were found
