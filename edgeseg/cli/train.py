@@ -34,7 +34,7 @@ def train_cmd(
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs (default: the recipe's).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Batch size per process (default: the recipe's).")] = None,
     img_size: Annotated[Optional[int], typer.Option(min=16, help="Training size in pixels (default: a synthetic source's size, else 256).")] = None,
-    lr: Annotated[Optional[float], typer.Option(min=0.0, help="Learning rate (default: the recipe's).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate, > 0 (default: the recipe's).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     seed: Annotated[Optional[int], typer.Option(min=0, help="Seed for split, shuffling, augmentation and init (default 0).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last finished epoch.")] = False,
