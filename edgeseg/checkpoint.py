@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import IntegrityError
 from .files import atomic_path, sha256, write_json
+from .manifest import check_fields
 
 FORMAT = "edgeseg.checkpoint/1"
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".bin", ".tar"}
@@ -31,6 +32,14 @@ class CheckpointInfo:
     weights: str = ""  # file name of the safetensors file, next to the JSON
     weights_sha256: str = ""
     format: str = FORMAT
+
+    def __post_init__(self):
+        check_fields(self, "checkpoint")
+        if Path(self.weights).name != self.weights:
+            raise IntegrityError(f"weights {self.weights!r} must be a plain file name next to the sidecar")
+        size = self.recipe.get("img_size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            raise IntegrityError(f"recipe.img_size must be a positive integer, got {size!r:.60}")
 
 
 def paths(path: str | Path) -> tuple[Path, Path]:
@@ -65,10 +74,14 @@ def read_info(path: str | Path) -> CheckpointInfo:
         raise IntegrityError(f"{sidecar} not found: a checkpoint is a .safetensors file with a .json sidecar")
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise IntegrityError(f"{sidecar.name}: not an edgeseg checkpoint (format {data.get('format')!r})")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"{sidecar.name}: malformed checkpoint sidecar ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise IntegrityError(f"{sidecar.name}: not an edgeseg checkpoint (format {found!r}, expected {FORMAT!r})")
+    try:
         return CheckpointInfo(**data)
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, AttributeError) as exc:
+    except (TypeError, IntegrityError) as exc:
         raise IntegrityError(f"{sidecar.name}: malformed checkpoint sidecar ({exc})") from exc
 
 
@@ -80,8 +93,8 @@ def load(path: str | Path, device: str = "cpu"):
     from .models import create_model
 
     info = read_info(path)
-    weights = paths(path)[1].with_name(info.weights)
-    if Path(info.weights).name != info.weights or not weights.is_file():
+    weights = paths(path)[1].with_name(info.weights) if info.weights else None
+    if weights is None or not weights.is_file():
         raise IntegrityError(f"weights file {info.weights!r} named by the checkpoint is missing")
     if sha256(weights) != info.weights_sha256:
         raise IntegrityError(f"{weights.name}: sha256 mismatch, the weights file changed or is corrupted")

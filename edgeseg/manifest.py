@@ -8,7 +8,9 @@ checked against its sha256 on load; a changed byte makes the bundle refuse to lo
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,33 @@ SCHEMA = "edgeseg.bundle/1"
 MANIFEST = "manifest.json"
 PRECISIONS = ("fp32", "fp16", "int8")
 OUTPUT_KINDS = ("logits", "probabilities")
+
+
+def check_fields(obj, where: str) -> None:
+    """Refuse a dataclass read from JSON whose fields do not have their annotated types (str, int, dict, ...)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if not _has_type(value, hints[f.name]):
+            raise IntegrityError(f"{where}: {f.name} must be {_type_name(hints[f.name])}, got {value!r:.60}")
+
+
+def _has_type(value, hint) -> bool:
+    if hint is Any:
+        return True
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_has_type(value, h) for h in typing.get_args(hint))
+    hint = typing.get_origin(hint) or hint
+    if isinstance(value, bool) and hint in (int, float):
+        return False
+    return isinstance(value, (int, float) if hint is float else hint)
+
+
+def _type_name(hint) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    return {type(None): "null", dict: "an object", tuple: "a list", list: "a list"}.get(
+        typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
 
 
 @dataclass(frozen=True)
@@ -44,7 +73,10 @@ class Normalization:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Normalization":
-        return cls(color=d["color"], mean=tuple(map(float, d["mean"])), std=tuple(map(float, d["std"])))
+        try:
+            return cls(color=d["color"], mean=tuple(map(float, d["mean"])), std=tuple(map(float, d["std"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IntegrityError(f"malformed normalization {d!r:.80}: needs color, mean and std ({type(exc).__name__}: {exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -53,12 +85,15 @@ class TensorSpec:
     shape: tuple[int | str, ...]  # a str is a dynamic axis (e.g. "batch")
     dtype: str  # numpy dtype name: "float32", "float16", ...
 
+    def __post_init__(self):
+        check_fields(self, f"tensor {self.name!r}")
+
     @classmethod
     def from_dict(cls, d: dict) -> "TensorSpec":
         shape = tuple(d["shape"])
         if not all(isinstance(s, (int, str)) and not isinstance(s, bool) for s in shape):
             raise IntegrityError(f"tensor {d.get('name')!r}: shape entries must be ints or axis names")
-        return cls(name=str(d["name"]), shape=shape, dtype=str(d["dtype"]))
+        return cls(name=d["name"], shape=shape, dtype=d["dtype"])
 
 
 @dataclass(frozen=True)
@@ -79,6 +114,7 @@ class Artifact:
     details: dict[str, Any] = field(default_factory=dict)  # precision notes (fp32-kept nodes, calibration)
 
     def __post_init__(self):
+        check_fields(self, f"artifact {self.file!r}")
         if self.precision not in PRECISIONS:
             raise IntegrityError(f"artifact {self.file}: precision {self.precision!r} not in {PRECISIONS}")
         if self.output_kind not in OUTPUT_KINDS:
@@ -111,6 +147,9 @@ class Engine:
     settings: dict[str, Any] = field(default_factory=dict)
     layer_precisions: dict[str, Any] = field(default_factory=dict)  # read from the engine inspector
 
+    def __post_init__(self):
+        check_fields(self, f"engine {self.file!r}")
+
     @classmethod
     def from_dict(cls, d: dict) -> "Engine":
         return cls(**d)
@@ -126,6 +165,12 @@ class Manifest:
     source: dict[str, Any] = field(default_factory=dict)  # checkpoint it came from: file, sha256, epoch
     export: dict[str, Any] = field(default_factory=dict)  # export settings: target, img_size, batch, calibration
     schema: str = SCHEMA
+
+    def __post_init__(self):
+        check_fields(self, "manifest")
+        size = self.export.get("img_size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            raise IntegrityError(f"manifest export.img_size must be a positive integer, got {size!r:.60}")
 
     def artifact(self, variant: str | None = None, precision: str | None = None) -> Artifact:
         """The artifact for (variant, precision); None means "the first one in the manifest"."""

@@ -48,3 +48,26 @@ def test_shape_mismatch_is_refused(tmp_path):
     sidecar.write_text(json.dumps(info))
     with pytest.raises(IntegrityError, match="model expects"):
         checkpoint.load(tmp_path / "best")
+
+
+@pytest.mark.parametrize("change", [
+    {"config": [1]},
+    {"recipe": "x"},
+    {"epoch": "x"},
+    {"weights": "/etc/passwd"},
+    {"recipe": {"img_size": "big"}},
+])
+def test_sidecar_with_wrong_field_types_is_refused(tmp_path, change):
+    _save(tmp_path)
+    sidecar = tmp_path / "best.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), **change}))
+    with pytest.raises(IntegrityError, match="malformed checkpoint sidecar"):
+        checkpoint.load(tmp_path / "best")
+
+
+def test_sidecar_with_bad_normalization_is_integrity_error():
+    from edgeseg.manifest import Normalization
+
+    for bad in ({"color": "gray"}, "x", {"color": "gray", "mean": [0.5], "std": "x"}):
+        with pytest.raises(IntegrityError, match="normalization"):
+            Normalization.from_dict(bad)

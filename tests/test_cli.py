@@ -1,3 +1,4 @@
+import pytest
 from typer.testing import CliRunner
 
 from edgeseg.cli import app
@@ -19,3 +20,27 @@ def test_user_error_is_one_line_and_exit_2():
     assert result.exit_code == 2
     assert "multiple of" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "unet", "--data", "synthetic:nuclei?n=4&size=32"],
+    ["export", "missing-checkpoint"],
+    ["bench", "missing-bundle"],
+    ["demo"],
+])
+def test_out_that_is_a_file_is_refused_up_front(tmp_path, command):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("keep me")
+    result = runner.invoke(app, [*command, "--out", str(taken)])
+    assert result.exit_code == 2, result.output
+    assert "is a file" in result.output and "Traceback" not in result.output
+    assert taken.read_text() == "keep me"
+
+
+def test_file_system_error_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = runner.invoke(app, ["train", "unet", "--data", "synthetic:nuclei?n=4&size=32", "--epochs", "1",
+                                 "-c", "width_mult=0.125", "--out", str(tmp_path / "file" / "run")])
+    assert result.exit_code == 2, result.output
+    assert "Not a directory" in result.output
+    assert not isinstance(result.exception, OSError)

@@ -25,3 +25,26 @@ def test_bad_files_are_input_errors(tmp_path):
         read_image(tmp_path / "x.png")
     with pytest.raises(EdgesegInputError, match="unsupported"):
         read_image(tmp_path / "x.gif")
+
+
+def test_one_bit_images_read_as_0_and_255(tmp_path):
+    bits = np.zeros((4, 4), bool)
+    bits[1, 2] = True
+    Image.fromarray(bits).save(tmp_path / "b.png")
+    tifffile.imwrite(tmp_path / "b.tif", bits)
+    for name in ("b.png", "b.tif"):
+        out = read_image(tmp_path / name)
+        assert out.dtype == np.uint8 and np.array_equal(out, bits * np.uint8(255)), name
+
+
+def test_oversized_images_are_refused_from_the_header(tmp_path, monkeypatch):
+    from edgeseg.data import images
+
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 100)
+    with pytest.raises(EdgesegInputError, match="big.png: image of 20x20 pixels is over"):
+        read_image(tmp_path / "big.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 10**9)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow's decompression-bomb guard
+    with pytest.raises(EdgesegInputError, match="cannot read"):
+        read_image(tmp_path / "big.png")

@@ -62,3 +62,20 @@ def test_malformed_manifest_is_integrity_error(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"schema": mf.SCHEMA, "model": {"name": "x"}}))
     with pytest.raises(IntegrityError, match="malformed"):
         mf.load(tmp_path)
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["artifacts"][0].update(threshold="x"),
+    lambda d: d["artifacts"][0].update(opset="17"),
+    lambda d: d["artifacts"][0]["input"].update(dtype=None),
+    lambda d: d.update(export={"img_size": "big"}),
+    lambda d: d.update(engines=[{"file": "e.engine", "sha256": "0", "artifact": "L1.fp32.onnx", "target": "cuda",
+                                 "gpu": "x", "compute_capability": 8.9, "trt_version": "10.3", "cache_key": "k"}]),
+])
+def test_fields_of_the_wrong_type_are_refused(tmp_path, change):
+    m, _ = _bundle(tmp_path)
+    d = m.to_dict()
+    change(d)
+    (tmp_path / "manifest.json").write_text(json.dumps(d))
+    with pytest.raises(IntegrityError, match="must be"):
+        mf.load(tmp_path)

@@ -46,6 +46,9 @@ class SweepPlan:
             raise EdgesegError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(BACKENDS)}")
         if not self.batches or any(b < 1 for b in self.batches):
             raise EdgesegError("batch sizes must be >= 1")
+        bad = [p for p in self.precisions or [] if p not in mf.PRECISIONS]
+        if bad:
+            raise EdgesegError(f"unknown precision(s) {', '.join(bad)}; choose from {', '.join(mf.PRECISIONS)}")
 
 
 @dataclass

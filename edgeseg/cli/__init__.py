@@ -9,13 +9,17 @@ from ..errors import EdgesegError
 
 
 class _Group(TyperGroup):
-    """Turns an EdgesegError into a one-line message and exit code 2, never a traceback."""
+    """Turns an EdgesegError or a file-system error into a one-line message and exit code 2, never a traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except EdgesegError as exc:
             typer.secho(f"error: {exc}", err=True, fg="red")
+            raise typer.Exit(code=2) from None
+        except OSError as exc:  # a path given on the command line that cannot be read or written
+            where = f": {exc.filename}" if exc.filename else ""
+            typer.secho(f"error: {exc.strerror or exc}{where}", err=True, fg="red")
             raise typer.Exit(code=2) from None
 
 

@@ -55,7 +55,7 @@ def bench_cmd(
     checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint for the torch rows when TARGET is a bundle (default: the manifest's source).")] = None,
     calib_data: Annotated[Optional[str], typer.Option(help="Calibration images for int8 when exporting from a checkpoint (default: --data).")] = None,
     calib_images: Annotated[int, typer.Option(min=1, help="Calibration images for int8 when exporting from a checkpoint.")] = 32,
-    out: Annotated[Path, typer.Option(help="Folder for results.json/.csv/.md and pareto.png.")] = Path("runs/bench"),
+    out: Annotated[Path, typer.Option(file_okay=False, help="Folder for results.json/.csv/.md and pareto.png.")] = Path("runs/bench"),
     min_iou: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Exit 1 if any row's IoU is below this.")] = None,
     compare: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="A previous results.json: exit 1 on regressions.")] = None,
     iou_tolerance: Annotated[float, typer.Option(min=0.0, help="--compare: allowed absolute IoU drop.")] = 0.01,

@@ -60,7 +60,7 @@ def _step(console, title: str):
 
 @app.command("demo")
 def demo_cmd(
-    out: Annotated[Path, typer.Option(help="Folder for the run: train/, bundle/, bench/.")] = Path("runs/demo"),
+    out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the run: train/, bundle/, bench/.")] = Path("runs/demo"),
     quick: Annotated[bool, typer.Option("--quick", help="32 px images, 3 epochs: a smoke run in about 30 s on a 2-core CPU.")] = False,
 ) -> None:
     """Train UNet# on synthetic nuclei, export L1..L4 (fp32, int8), build engines if possible, benchmark."""

@@ -40,6 +40,7 @@ def predict_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..data.images import read_image, write_png
+    from ..errors import EdgesegInputError
     from ..runtime import Segmenter
     from ..runtime.predict import collect_images, mask_png, output_names, overlay_png
 
@@ -52,7 +53,10 @@ def predict_cmd(
             task = progress.add_task(f"segmenting on {seg.backend}", total=len(files))
             for path, name in zip(files, names):
                 image = read_image(path)
-                mask = seg.segment(image)
+                try:
+                    mask = seg.segment(image)
+                except EdgesegInputError as exc:
+                    raise EdgesegInputError(f"{path}: {exc}") from None
                 write_png(out / f"{name}.png", mask_png(mask, binary))
                 if overlay:
                     write_png(out / f"{name}.overlay.png", overlay_png(image, mask))

@@ -30,11 +30,11 @@ def _pairs(values: list[str], what: str) -> dict[str, object]:
 def train_cmd(
     model: Annotated[str, typer.Argument(help="Model family: unet, unet_sharp, plnet, m2snet, pgunet.")],
     data: Annotated[str, typer.Option("--data", help="Folder (images/ + masks/, or DSB2018) or synthetic:NAME?n=..&size=..&seed=..")],
-    out: Annotated[Path, typer.Option("--out", help="Run folder: metrics.jsonl, best/last checkpoints, resume state.")],
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="Run folder: metrics.jsonl, best/last checkpoints, resume state.")],
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs (default: the recipe's).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Batch size per process (default: the recipe's).")] = None,
     img_size: Annotated[Optional[int], typer.Option(min=16, help="Training size in pixels (default: a synthetic source's size, else 256).")] = None,
-    lr: Annotated[Optional[float], typer.Option(min=0.0, help="Learning rate (default: the recipe's).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate, > 0 (default: the recipe's).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     seed: Annotated[Optional[int], typer.Option(min=0, help="Seed for split, shuffling, augmentation and init (default 0).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last finished epoch.")] = False,

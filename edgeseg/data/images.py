@@ -10,6 +10,12 @@ from ..errors import EdgesegInputError
 from ..files import atomic_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+MAX_PIXELS = 8192 * 8192  # 67 megapixels: larger inputs are refused (memory, and not a medical frame)
+
+
+def check_pixels(height: int, width: int) -> None:
+    if height * width > MAX_PIXELS:
+        raise EdgesegInputError(f"image of {height}x{width} pixels is over the {MAX_PIXELS:,}-pixel limit; downscale it first")
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -17,20 +23,27 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise EdgesegInputError(f"{path.name}: unsupported image type; expected one of {', '.join(IMAGE_SUFFIXES)}")
+    from PIL import Image
+
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
             array = tifffile.imread(path)
         else:
-            from PIL import Image
-
             with Image.open(path) as img:
+                check_pixels(img.height, img.width)  # from the header, before the pixels are decoded
                 if img.mode in ("P", "CMYK", "YCbCr", "LA", "PA"):
                     img = img.convert("RGBA" if "A" in img.mode else "RGB")
                 array = np.asarray(img)
-    except (OSError, ValueError) as exc:
+    except EdgesegInputError as exc:
+        raise EdgesegInputError(f"{path.name}: {exc}") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise EdgesegInputError(f"{path.name}: cannot read image ({exc})") from exc
+    if array.size == 0:
+        raise EdgesegInputError(f"{path.name}: cannot read image (no pixel data)")
+    if array.dtype == bool:  # 1-bit images
+        array = array.astype(np.uint8) * 255
     if array.ndim == 3 and array.shape[-1] in (2, 4):
         array = array[..., :-1] if array.shape[-1] == 4 else array[..., :1]
     if array.ndim == 3 and array.shape[-1] == 1:

@@ -46,6 +46,7 @@ def export_bundle(
     `batch` fixes the batch size; `dynamic_batch=N` makes the batch axis dynamic (named `batch`) and
     records N as the largest batch engines should be built for. Returns the verified manifest.
     """
+    import onnx
     import torch
 
     model, norm, source_info, recipe = _open_source(source)
@@ -58,6 +59,9 @@ def export_bundle(
         raise EdgesegError("--calib-images and parity images must be >= 1")
     if opset < 13:
         raise EdgesegError(f"opset {opset} is too old: per-channel int8 and Resize need opset >= 13")
+    newest = onnx.defs.onnx_opset_version()  # beyond it torch's exporter silently falls back to its default
+    if opset > newest:
+        raise EdgesegError(f"opset {opset} is newer than this onnx package knows ({newest}); TensorRT 10 parses up to 20")
     img_size = img_size or int(recipe.get("img_size") or DEFAULT_IMG_SIZE)
     out = Path(out)
     if out.exists() and not out.is_dir():

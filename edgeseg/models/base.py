@@ -20,6 +20,7 @@ class SegModel(nn.Module):
 
     def __init__(self, config: dict):
         super().__init__()
+        check_config(config)
         self.config = dict(config)  # what create_model(name, **config) needs to rebuild this model
 
     # --- deploy interface -------------------------------------------------------------------------
@@ -48,6 +49,17 @@ class SegModel(nn.Module):
     def check_input(self, x: torch.Tensor) -> None:
         """Eager-mode input check (skipped while tracing for export)."""
         check_input_size(x, self.size_divisor)
+
+
+def check_config(config: dict) -> None:
+    """The config keys every family shares must be positive numbers (a 0 or -1 would build a broken model)."""
+    for key in ("num_classes", "in_channels"):
+        value = config.get(key)
+        if key in config and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise EdgesegError(f"{key} must be a positive integer, got {value!r}")
+    value = config.get("width_mult")
+    if "width_mult" in config and (not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0):
+        raise EdgesegError(f"width_mult must be a positive number, got {value!r}")
 
 
 def check_input_size(x: torch.Tensor, divisor: int) -> None:

@@ -4,10 +4,10 @@ Imports numpy (and Pillow for resizing); onnxruntime, tensorrt and pycuda are im
 runner that needs them is created. Never imports torch (tests/runtime checks this in a subprocess).
 """
 
+from ..data.images import MAX_PIXELS
 from .backends import BACKENDS
 from .base import Runner, TensorInfo
 from .ort import BackendUnavailable, OrtRunner
-from .preprocess import MAX_PIXELS
 from .segmenter import Segmenter
 from .trt import TrtRunner
 

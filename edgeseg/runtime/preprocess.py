@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.images import read_image
+from ..data.images import check_pixels, read_image
 from ..data.transforms import normalize, resize_image, to_color, to_unit
 from ..errors import EdgesegInputError
 from ..manifest import Normalization
 from ..metrics import sigmoid
 
-MAX_PIXELS = 8192 * 8192  # 67 megapixels: larger inputs are refused (memory, and not a medical frame)
 FITS = ("resize", "pad")
 _INTEGERS = (np.dtype(np.uint8), np.dtype(np.uint16))
 
@@ -55,8 +54,7 @@ def check(array: np.ndarray) -> np.ndarray:
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise EdgesegInputError(f"image is empty (shape {array.shape})")
-    if array.shape[0] * array.shape[1] > MAX_PIXELS:
-        raise EdgesegInputError(f"image of {array.shape[0]}x{array.shape[1]} pixels is over the {MAX_PIXELS:,}-pixel limit; downscale it first")
+    check_pixels(array.shape[0], array.shape[1])
     if array.dtype not in _INTEGERS and array.dtype.kind != "f":
         raise EdgesegInputError(f"image dtype {array.dtype} is not supported; use uint8, uint16 or float in [0, 1]")
     if array.ndim == 3 and array.shape[2] == 4:

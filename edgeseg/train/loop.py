@@ -51,6 +51,14 @@ class TrainConfig:
     amp: bool = True  # mixed precision, CUDA only
     progress: bool = True
 
+    def __post_init__(self):
+        for key in ("epochs", "batch"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise EdgesegError(f"--{key} must be at least 1, got {value}")
+        if self.lr is not None and not self.lr > 0:
+            raise EdgesegError(f"--lr must be positive, got {self.lr:g}; leave it out for the recipe's")
+
 
 IDENTITY = ("model", "data", "epochs", "batch", "img_size", "lr", "seed", "val_split", "model_config", "options", "augment")
 

@@ -41,6 +41,7 @@ def test_bad_arguments_give_one_line_and_nonzero_exit(tmp_path):
         (["--precision", "fp64"], "unknown precision fp64"),
         (["--variants", "L9"], "no variant 'L9'"),
         (["--batch", "2", "--dynamic-batch", "4"], "either --batch or --dynamic-batch"),
+        (["--opset", "99"], "opset 99 is newer than"),
     ]:
         result = runner.invoke(app, ["export", str(ckpt), "--out", str(tmp_path / "b"), *args])
         assert result.exit_code != 0

@@ -31,6 +31,17 @@ def test_every_variant_is_one_tensor_of_the_right_shape(name):
 
 
 @pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("bad", [dict(num_classes=0), dict(in_channels=-1), dict(width_mult=0), dict(width_mult=-1.0)])
+def test_non_positive_sizes_are_refused_not_rounded_up(name, bad):
+    from edgeseg.errors import EdgesegError
+
+    if "width_mult" in bad and "width_mult" not in create_model(name, **TINY.get(name, {})).config:
+        pytest.skip(f"{name} has no width_mult")
+    with pytest.raises(EdgesegError, match="must be a positive"):
+        create_model(name, **{**TINY.get(name, {}), **bad})
+
+
+@pytest.mark.parametrize("name", list_models())
 def test_every_family_survives_a_checkpoint_round_trip(name, tmp_path):
     from edgeseg.checkpoint import CheckpointInfo, load, save
 

@@ -50,6 +50,11 @@ def test_predict_user_errors_are_one_line(bundle, tmp_path):
     write_png(tmp_path / "y" / "same.png", np.zeros((4, 4), np.uint8))
     result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x"), str(tmp_path / "y"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "both write same.png" in result.output
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "x" / "hot.tif", np.full((4, 4), 7.0, np.float32))
+    result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x" / "hot.tif"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "hot.tif: float images must hold values in [0, 1]" in result.output
 
 
 def test_overlay_colours_only_foreground():

@@ -20,6 +20,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "e"), "-c", "depth=3"], "bad config for model 'unet'"),
         (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--out", str(tmp_path / "f"), "--epochs", "1"], "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
         (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "g"), "--resume"], "nothing to resume"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "h"), "--lr", "0"], "--lr must be positive, got 0"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "i"), "-c", "width_mult=-1"], "width_mult must be a positive number"),
     ]
     for args, message in cases:
         result = _run(*args)
