@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..engines.targets import TargetName
+from ..errors import MissingDependency
 from . import app
 
 
@@ -26,7 +27,7 @@ def build_cmd(
     variant: Annotated[Optional[str], typer.Option(help="Only this deploy variant's artifacts.")] = None,
     precision: Annotated[Optional[str], typer.Option(help="Only artifacts of this precision (fp32, fp16, int8), e.g. for DLA.")] = None,
     verbose: Annotated[bool, typer.Option(help="TensorRT's verbose log.")] = False,
-    dry_run: Annotated[bool, typer.Option(help="Print the build plans and stop (needs no TensorRT or GPU).")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Print the build plans and stop (needs no GPU; without TensorRT give --trt-version).")] = False,
     trt_version: Annotated[Optional[str], typer.Option(help="With --dry-run: TensorRT version to plan for (default: installed).")] = None,
     compute_capability: Annotated[Optional[str], typer.Option(help="With --dry-run: GPU to plan for, e.g. 8.7 (default: the target's).")] = None,
 ) -> None:
@@ -54,4 +55,9 @@ def build_cmd(
     cc = compute_capability or get_target(target.value).compute_capability
     if cc is None:
         raise typer.BadParameter("--target cuda has no fixed GPU: give --compute-capability (e.g. 8.9) with --dry-run")
-    build.dry_run(bundle, trt_version=trt_version or build.trt_version(), compute_capability=cc, report=typer.echo, **options)
+    if trt_version is None:
+        try:
+            trt_version = build.trt_version()
+        except MissingDependency:
+            raise typer.BadParameter("TensorRT is not installed here: give --trt-version (e.g. 10.3 or 11.0) to plan for one") from None
+    build.dry_run(bundle, trt_version=trt_version, compute_capability=cc, report=typer.echo, **options)

@@ -20,6 +20,8 @@ def test_build_without_tensorrt_is_one_line_with_install_hint(tmp_path):
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "pip install 'edgeseg[trt]'" in lines[0] and "Traceback" not in result.output
+    result = runner.invoke(app, ["build", str(tmp_path), "--target", "jetson-orin-nx", "--dry-run"])
+    assert result.exit_code == 2 and "give --trt-version" in result.output
 
 
 def test_build_rejects_bad_options(tmp_path):
