@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Callable
 
 from ..errors import EdgesegError
@@ -30,12 +31,26 @@ def create_model(name: str, **config):
     factory = _FACTORIES.get(name)
     if factory is None:
         raise EdgesegError(f"unknown model {name!r}; valid models: {', '.join(sorted(_FACTORIES))}")
+    _check_types(name, factory, config)
     try:
         model = factory(**config)
     except TypeError as exc:
         raise EdgesegError(f"bad config for model {name!r}: {exc}") from exc
     model.name = name
     return model
+
+
+def _check_types(name: str, factory: Callable, config: dict) -> None:
+    """A config value of the wrong plain type (cgm="maybe", width_mult="wide") is refused, not coerced."""
+    built = factory if isinstance(factory, type) else typing.get_type_hints(factory).get("return")
+    hints = typing.get_type_hints(built.__init__) if isinstance(built, type) else {}
+    for key, value in config.items():
+        want = hints.get(key)
+        if want not in (bool, int, float, str):
+            continue
+        ok = isinstance(value, (int, float) if want is float else want)
+        if not ok or (isinstance(value, bool) and want is not bool):
+            raise EdgesegError(f"bad config for model {name!r}: {key} must be {want.__name__}, got {value!r}")
 
 
 def _load_families() -> None:

@@ -41,6 +41,15 @@ def test_non_positive_sizes_are_refused_not_rounded_up(name, bad):
         create_model(name, **{**TINY.get(name, {}), **bad})
 
 
+@pytest.mark.parametrize("name, bad", [("unet_sharp", {"cgm": "maybe"}), ("unet_sharp", {"cgm": 1}),
+                                       ("m2snet", {"encoder": 3}), ("plnet", {"width_mult": True})])
+def test_config_values_of_the_wrong_type_are_refused_not_coerced(name, bad):
+    from edgeseg.errors import EdgesegError
+
+    with pytest.raises(EdgesegError, match=f"{next(iter(bad))} must be"):
+        create_model(name, **bad)
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_every_family_survives_a_checkpoint_round_trip(name, tmp_path):
     from edgeseg.checkpoint import CheckpointInfo, load, save
