@@ -22,7 +22,7 @@ class CalibMethod(str, Enum):
 @app.command("export")
 def export_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint: X.safetensors, X.json or the stem X.")],
-    out: Annotated[Path, typer.Option("--out", file_okay=False, help="Bundle folder to write (ONNX files + manifest.json).")],
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="Bundle folder (ONNX files + manifest.json): new, empty, or a bundle to replace (its engines of unchanged ONNX files are kept).")],
     variants: Annotated[str, typer.Option(help="'all' or a comma list of deploy variants, e.g. L1,L3 or final.")] = "all",
     precision: Annotated[str, typer.Option(help="Comma list of fp32, fp16, int8.")] = "fp32",
     img_size: Annotated[Optional[int], typer.Option(min=1, help="Input height = width (default: the training size, else 256).")] = None,

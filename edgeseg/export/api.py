@@ -66,6 +66,8 @@ def export_bundle(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise EdgesegError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / mf.MANIFEST).is_file():
+        raise EdgesegError(f"--out {out} holds other files and no {mf.MANIFEST}: export into a new or empty folder, or over a bundle")
 
     sample_cache: dict[int, tuple[samples.Samples, samples.Samples]] = {}
     artifacts: list[tuple[mf.Artifact, Any]] = []

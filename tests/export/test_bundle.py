@@ -99,6 +99,35 @@ def test_reexport_is_byte_identical(sharp_bundle, tmp_path):
         assert a.sha256 == b.sha256
 
 
+def test_export_over_a_bundle_leaves_no_stale_file_and_keeps_engines_of_unchanged_onnx(sharp_bundle, tmp_path):
+    from dataclasses import replace
+
+    model, out, manifest = sharp_bundle
+    for art in manifest.artifacts:
+        (tmp_path / art.file).write_bytes((out / art.file).read_bytes())
+    engines = []
+    for variant in ("L1", "L4"):  # engine records as `edgeseg build` writes them, over stand-in bytes
+        (tmp_path / f"{variant}.engine").write_bytes(variant.encode())
+        engines.append(mf.Engine(file=f"{variant}.engine", sha256=mf.sha256(tmp_path / f"{variant}.engine"),
+                                 artifact=f"{variant}.fp32.onnx", target="cuda", gpu="GPU", compute_capability="8.9",
+                                 trt_version="10.3.0", cache_key=variant))
+    mf.save(tmp_path, replace(manifest, engines=tuple(engines)))
+    again = export_bundle(
+        (model, NORM), tmp_path, variants="L1,L3", precisions="fp32", img_size=32,
+        calib_data="synthetic:nuclei?n=10&size=32&seed=0", calib_images=6, parity_images=4,
+    )
+    assert [e.file for e in again.engines] == ["L1.engine"]  # its ONNX came out byte-identical
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["L1.engine", "L1.fp32.onnx", "L3.fp32.onnx", "manifest.json"]
+
+
+def test_export_refuses_a_folder_that_is_not_a_bundle(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(EdgesegError, match="no manifest.json"):
+        export_bundle((_tiny("unet_sharp"), NORM), tmp_path, img_size=32)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_tampered_onnx_is_refused(sharp_bundle, tmp_path):
     _, out, manifest = sharp_bundle
     for art in manifest.artifacts:
