@@ -4,8 +4,8 @@ Every row runs through a runtime `Segmenter`: its `preprocess`, the runner's `in
 `postprocess` are timed separately (timing.py). Torch rows plug the eager deploy module in as a
 runner (torch_runner.py), so all backends share pre/post and differ only in `infer`. Before timing,
 each row segments the evaluation images once (untimed) for IoU/Dice against the ground truth and for
-mask parity against the reference: the torch fp32 row of the same variant (else the first fp32 row
-that ran). A backend that cannot run here gives one "skipped" row with the reason; a row that fails
+mask parity against the reference: the first row of the same variant that ran (the torch fp32 row,
+else the first fp32 row; without fp32 rows, the first fp16/int8 one). A backend that cannot run here gives one "skipped" row with the reason; a row that fails
 gives a "failed" row with the error. Nothing is dropped.
 """
 
