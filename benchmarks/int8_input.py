@@ -35,7 +35,7 @@ def main() -> int:
     for mode in ("float", "int8"):
         int8.input_convs = keep_float if mode == "float" else (lambda model: [])
         manifest = export_bundle(args.checkpoint, args.work / mode, variants="all", precisions=("fp32", "int8"),
-                                 img_size=64, calib_data=CALIB, calib_images=32)
+                                 img_size=64, calib_data=CALIB, calib_images=24)
         for a in manifest.artifacts:
             if a.precision == "int8":
                 p = a.parity

@@ -104,7 +104,8 @@ def export_bundle(
             "img_size": img_size,
             "batch": {"dynamic": True, "max": dynamic_batch} if dynamic_batch is not None else {"dynamic": False, "size": batch},
             "opset": opset,
-            "calibration": {"data": calib_data or "random", "images": calib_images, "method": calib_method}
+            "calibration": {"data": calib_data or "random", "method": calib_method, "requested": calib_images,
+                            "images": min(len(calib.images) for calib, _ in sample_cache.values())}
             if "int8" in precisions else None,
             "parity_images": parity_images,
         },

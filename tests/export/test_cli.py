@@ -25,12 +25,16 @@ def test_export_writes_a_bundle_and_prints_next_commands(tmp_path):
     result = runner.invoke(app, [
         "export", str(ckpt), "--out", str(out), "--variants", "L1", "--precision", "fp32,int8",
         "--calib-images", "4", "--parity-images", "2", "--calib-method", "percentile", "--batch", "2",
+        "--calib-data", "synthetic:nuclei?n=5&size=32&seed=3",
     ])
     assert result.exit_code == 0, result.output
     manifest = mf.load(out)
     assert [a.key for a in manifest.artifacts] == ["L1.fp32", "L1.int8"]
     assert manifest.artifact("L1", "int8").input.shape == (2, 3, 32, 32)
     assert manifest.artifact("L1", "int8").details["calibration"]["method"] == "percentile"
+    # 5 images: 2 kept for parity, so 3 calibrate, and the manifest says so
+    assert manifest.export["calibration"] == {"data": "synthetic:nuclei?n=5&size=32&seed=3", "method": "percentile",
+                                              "requested": 4, "images": 3}
     for command in ("edgeseg build", "edgeseg bench", "edgeseg predict"):
         assert f"{command} {out}" in result.output  # tmp paths need no shell quoting
 
