@@ -20,6 +20,7 @@ import numpy as np
 from .. import manifest as mf
 from ..errors import EdgesegError
 from ..metrics import Confusion, dataset_scores
+from ..runtime.backends import SHORT_NAMES, runtime_name
 from . import env as bench_env
 from .inputs import Images
 from .power import PowerSampler
@@ -27,7 +28,6 @@ from .stats import CV_WARN
 from .timing import TimingPlan, time_pipeline
 
 BACKENDS = bench_env.BACKENDS
-RUNTIME_NAMES = {"ort-cpu": "ort-cpu", "ort-cuda": "ort-cuda", "ort-trt": "ort-tensorrt", "trt": "tensorrt"}
 SCHEMA = "edgeseg.bench/1"
 
 
@@ -41,6 +41,7 @@ class SweepPlan:
     threads: int = 1
 
     def __post_init__(self):
+        self.backends = [SHORT_NAMES.get(b, b) for b in self.backends]  # the runtime's long names work too
         bad = [b for b in self.backends if b not in BACKENDS]
         if bad:
             raise EdgesegError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(BACKENDS)}")
@@ -197,7 +198,7 @@ def _open(t: Target, variant, precision, backend, threads):
     artifact = _find_artifact(t.manifest, variant, precision)
     if artifact is None:
         raise EdgesegError(f"{variant}.{precision} not in the bundle")
-    seg = Segmenter.from_bundle(t.bundle, backend=RUNTIME_NAMES[backend], variant=variant, precision=precision, threads=threads)
+    seg = Segmenter.from_bundle(t.bundle, backend=runtime_name(backend), variant=variant, precision=precision, threads=threads)
     params, gflops = artifact.params, artifact.gflops
     if (params is None or gflops is None) and t.model is not None:
         stats = _deploy_stats(t, variant)

@@ -17,6 +17,8 @@ class Backend(str, Enum):
     ort_tensorrt = "ort-tensorrt"
     ort_cuda = "ort-cuda"
     ort_cpu = "ort-cpu"
+    trt = "trt"  # the short names `edgeseg bench` uses
+    ort_trt = "ort-trt"
 
 
 class Precision(str, Enum):

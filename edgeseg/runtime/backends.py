@@ -17,6 +17,12 @@ from ..manifest import Artifact, Engine, Manifest
 
 BACKENDS = ("tensorrt", "ort-tensorrt", "ort-cuda", "ort-cpu")
 GPU_BACKENDS = frozenset(BACKENDS[:3])
+SHORT_NAMES = {"tensorrt": "trt", "ort-tensorrt": "ort-trt"}  # how `edgeseg bench` and `env` write them
+
+
+def runtime_name(backend: str) -> str:
+    """A backend as the runtime names it; the short names trt and ort-trt are accepted too."""
+    return {short: name for name, short in SHORT_NAMES.items()}.get(backend, backend)
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,6 +46,7 @@ def has_module(name: str) -> bool:
 
 def candidates(backend: str, *, driver: bool | None = None, modules: dict[str, bool] | None = None) -> list[str]:
     """Backends to try for `backend` ("auto" or one name), best first, given what is installed."""
+    backend = runtime_name(backend)
     if backend != "auto" and backend not in BACKENDS:
         raise EdgesegError(f"unknown backend {backend!r}; choose auto or one of: {', '.join(BACKENDS)}")
     if backend != "auto":

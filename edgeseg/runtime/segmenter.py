@@ -19,7 +19,7 @@ import numpy as np
 from .. import manifest as mf
 from ..errors import EdgesegError, EdgesegInputError
 from . import preprocess as pre
-from .backends import BACKENDS, candidates, matching_engine
+from .backends import BACKENDS, candidates, matching_engine, runtime_name
 from .base import Runner
 
 
@@ -129,6 +129,7 @@ class Segmenter:
 
 def open_runner(name: str, bundle: Path, manifest: mf.Manifest, artifact: mf.Artifact, *, threads: int = 0, cache_dir=None) -> Runner:
     """Start one backend's runner for `artifact`, or raise EdgesegError saying why it cannot start."""
+    name = runtime_name(name)
     if name not in BACKENDS:
         raise EdgesegError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
     if name == "tensorrt":

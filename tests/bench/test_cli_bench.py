@@ -116,5 +116,8 @@ def test_bad_input_is_one_line(tmp_path):
     assert result.exit_code == 2 and "neither a bundle" in result.output and "Traceback" not in result.output
     assert runner.invoke(app, ["bench", str(tmp_path), "--batch", "0"]).exit_code == 2
     assert "unknown backend" in runner.invoke(app, ["bench", str(tmp_path), "--backends", "cuda"]).output
+    from edgeseg.bench.sweep import SweepPlan
+
+    assert SweepPlan(backends=["tensorrt", "ort-tensorrt", "ort-cpu"], batches=[1]).backends == ["trt", "ort-trt", "ort-cpu"]
     fp64 = runner.invoke(app, ["bench", str(tmp_path), "--backends", "ort-cpu", "--precision", "fp64"])
     assert fp64.exit_code == 2 and "unknown precision(s) fp64" in fp64.output

@@ -20,6 +20,7 @@ def test_preference_order():
     assert candidates("ort-cuda", driver=False, modules={}) == ["ort-cuda"]  # asked for by name: tried, errors shown
     with pytest.raises(EdgesegError, match="ort-cpu"):
         candidates("gpu")
+    assert candidates("trt") == ["tensorrt"] and candidates("ort-trt") == ["ort-tensorrt"]  # bench's names work too
 
 
 def _engine(artifact, cc, trt):
