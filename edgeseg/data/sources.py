@@ -11,8 +11,9 @@ Folder layouts:
   `DIR?mask_suffix=_segmentation`; by default the stem itself, then `_segmentation`, then `_mask`.
 - DSB2018 stage 1: `DIR/<id>/images/<id>.png` with one mask per nucleus in `DIR/<id>/masks/*.png`,
   merged into one binary mask.
-Masks with at most 16 distinct values all below 16 are class indices; any other mask (0/255 PNG,
-noisy JPEG, 16-bit) is binary, foreground above half the dtype's range.
+Masks with at most 16 distinct values all below 16 are class indices; a mask of 0 and one other
+value (0/255, 0/100, 0/65535) is binary with that value as foreground; any other mask (a noisy JPEG,
+an anti-aliased edge) is binary, foreground above half the dtype's range.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def mask_to_classes(mask: np.ndarray) -> np.ndarray:
     values = np.unique(mask)
     if len(values) <= 16 and values.max(initial=0) < 16:
         return mask.astype(np.uint8)
+    if len(values) == 2 and values[0] == 0:
+        return (mask > 0).astype(np.uint8)
     half = np.iinfo(mask.dtype).max / 2 if np.issubdtype(mask.dtype, np.integer) else 0.5
     return (mask > half).astype(np.uint8)
 

@@ -117,6 +117,8 @@ def test_mask_rule():
     noisy_jpeg = np.concatenate([noisy_jpeg, np.arange(20, dtype=np.uint8).reshape(2, 10)[:, :2] * 5], 1)
     assert mask_to_classes(noisy_jpeg)[:, :2].tolist() == [[0, 0], [1, 1]]
     assert mask_to_classes(np.array([[0, 65535]], np.uint16)).tolist() == [[0, 1]]
+    assert mask_to_classes(np.array([[0, 100, 100]], np.uint8)).tolist() == [[0, 1, 1]]  # 0/100: not all background
+    assert mask_to_classes(np.array([[0, 40, 200]], np.uint8)).tolist() == [[0, 0, 1]]
 
 
 def test_split_is_seeded_disjoint_and_complete():
