@@ -74,6 +74,10 @@ def bench_cmd(
     if min_iou is not None and data is None:
         raise EdgesegError("--min-iou needs --data with ground-truth masks")
     previous = report.load_result(compare) if compare else None
+    if data is not None:
+        from ..data import open_source
+
+        open_source(data)  # a bad --data fails now, not after a checkpoint's bundle has been exported
     threads = threads or _usable_cores()
     plan = SweepPlan(
         backends=[b.strip() for b in backends.split(",") if b.strip()],

@@ -25,3 +25,12 @@ def test_checkpoint_is_exported_then_benchmarked(tmp_path):
     assert got[("fp32", "ort-cpu")]["parity"]["reference"] == "torch fp32"
     assert got[("fp32", "ort-cpu")]["parity"]["flips"] < 0.01
     assert got[("int8", "ort-cpu")]["file"] == "L1.int8.onnx"
+
+
+def test_bad_data_fails_before_the_checkpoint_is_exported(tmp_path):
+    tiny_checkpoint(tmp_path / "best")
+    out = tmp_path / "bench"
+    result = CliRunner().invoke(app, ["bench", str(tmp_path / "best"), "--data", "synthetic:nope", "--out", str(out),
+                                      "--calib-data", "synthetic:nuclei?n=4&size=32", "--variants", "L1"])
+    assert result.exit_code == 2 and "nope" in result.output and "Traceback" not in result.output
+    assert not (out / "bundle-32").exists()
