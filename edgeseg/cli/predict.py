@@ -53,14 +53,19 @@ def predict_cmd(
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task(f"segmenting on {seg.backend}", total=len(files))
+            failed = []  # a bad image is reported and skipped; the others are still segmented
             for path, name in zip(files, names):
-                image = read_image(path)
                 try:
+                    image = read_image(path)
                     mask = seg.segment(image)
                 except EdgesegInputError as exc:
-                    raise EdgesegInputError(f"{path}: {exc}") from None
-                write_png(out / f"{name}.png", mask_png(mask, binary))
-                if overlay:
-                    write_png(out / f"{name}.overlay.png", overlay_png(image, mask))
+                    failed.append(path)
+                    progress.console.print(f"skipped {path}: {exc}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+                else:
+                    write_png(out / f"{name}.png", mask_png(mask, binary))
+                    if overlay:
+                        write_png(out / f"{name}.overlay.png", overlay_png(image, mask))
                 progress.advance(task)
-    typer.echo(f"wrote {len(files)} mask(s) to {out} ({seg.backend}, {seg.artifact.key})")
+    typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {out} ({seg.backend}, {seg.artifact.key})")
+    if failed:
+        raise EdgesegInputError(f"{len(failed)} of {len(files)} image(s) could not be segmented, first: {failed[0]}")

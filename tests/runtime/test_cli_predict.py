@@ -55,6 +55,10 @@ def test_predict_user_errors_are_one_line(bundle, tmp_path):
     tifffile.imwrite(tmp_path / "x" / "hot.tif", np.full((4, 4), 7.0, np.float32))
     result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x" / "hot.tif"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "hot.tif: float images must hold values in [0, 1]" in result.output
+    # in a folder, the bad image is reported and skipped, the good one still gets its mask
+    result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x"), "--out", str(tmp_path / "o2")])
+    assert result.exit_code == 2 and "1 of 2 image(s) could not be segmented" in result.output
+    assert (tmp_path / "o2" / "same.png").is_file() and not (tmp_path / "o2" / "hot.png").exists()
 
 
 def test_overlay_colours_only_foreground():
