@@ -38,7 +38,10 @@ def predict_cmd(
     overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with the mask in red.")] = False,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for ONNX Runtime (0: its default).")] = 0,
 ) -> None:
-    """Write OUT/NAME.png for every image: 0/255 for a binary model, class indices for a multi-class one."""
+    """Write OUT/NAME.png for every image: 0/255 for a binary model, class indices for a multi-class one.
+
+    An image that cannot be read or segmented is reported and skipped; the exit code is then 2.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..data.images import read_image, write_png
