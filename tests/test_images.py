@@ -48,3 +48,19 @@ def test_oversized_images_are_refused_from_the_header(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow's decompression-bomb guard
     with pytest.raises(EdgesegInputError, match="cannot read"):
         read_image(tmp_path / "big.png")
+
+
+def test_oversized_tiffs_are_refused_from_the_header(tmp_path, monkeypatch):
+    import tifffile
+
+    from edgeseg.data import images
+
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((20, 20, 3), np.uint8))
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((30, 8, 8), np.uint8))
+    monkeypatch.setattr(images, "MAX_PIXELS", 100)
+    with pytest.raises(EdgesegInputError, match="big.tif: image of 20x20 pixels is over"):
+        read_image(tmp_path / "big.tif")
+    monkeypatch.setattr(images, "MAX_PIXELS", 64)  # one 8x8 frame fits, 30 of them do not
+    monkeypatch.setattr(tifffile.TiffFile, "asarray", lambda *a, **k: pytest.fail("decoded before the check"))
+    with pytest.raises(EdgesegInputError, match=r"stack.tif: expected a 2-D gray or RGB image, got shape \(30, 8, 8\)"):
+        read_image(tmp_path / "stack.tif")

@@ -18,6 +18,16 @@ def check_pixels(height: int, width: int) -> None:
         raise EdgesegInputError(f"image of {height}x{width} pixels is over the {MAX_PIXELS:,}-pixel limit; downscale it first")
 
 
+def check_tiff_shape(shape: tuple[int, ...]) -> None:
+    """Refuse, from its header, a TIFF too large to decode: one huge frame, or a big stack of frames."""
+    if len(shape) < 2:
+        return
+    height, width = shape[-3:-1] if len(shape) >= 3 and shape[-1] <= 4 else shape[-2:]
+    check_pixels(height, width)
+    if int(np.prod(shape)) > 4 * MAX_PIXELS:
+        raise EdgesegInputError(f"expected a 2-D gray or RGB image, got shape {shape}")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """HxW or HxWxC array in the file's own dtype (8- or 16-bit kept); alpha channels dropped."""
     path = Path(path)
@@ -29,7 +39,9 @@ def read_image(path: str | Path) -> np.ndarray:
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
-            array = tifffile.imread(path)
+            with tifffile.TiffFile(path) as tif:
+                check_tiff_shape(tuple(tif.series[0].shape) if tif.series else ())  # before decoding
+                array = tif.asarray()
         else:
             with Image.open(path) as img:
                 check_pixels(img.height, img.width)  # from the header, before the pixels are decoded
