@@ -2,8 +2,9 @@
 NVML (pynvml, if importable) or `nvidia-smi -lms` on desktop GPUs (board power of GPU 0).
 
 One `PowerSampler` runs for the whole benchmark; each row asks for the samples that fall inside its
-own timed window, which gives the average watts and millijoules per image. Nothing here raises:
-where no source exists, `reason` says why and rows carry no power figures.
+own timed window, which gives the average watts, millijoules per image and images/s per watt
+(`fps_per_w`, the same figure as images per joule). Nothing here raises: where no source exists,
+`reason` says why and rows carry no power figures.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class PowerSampler:
             "avg_w": avg,
             "samples": len(watts),
             "mj_per_image": avg * (t1 - t0) * 1000.0 / images if images else None,
+            "fps_per_w": images / (avg * (t1 - t0)) if avg > 0 and t1 > t0 else None,  # images per joule
         }
 
 

@@ -134,7 +134,7 @@ def _train(cfg: TrainConfig, resume: bool) -> dict[str, Any]:
     if saved is None and rank == 0:
         console.print(f"training {settings['model']} on {settings['data']}: {len(train_set)} train / {len(val_set)} val, "
                       f"{epochs} epochs, batch {batch}x{world}, lr {lr:g}, device {device}", soft_wrap=True)
-        for note in recipe.notes():
+        for note in recipe.notes(config):
             console.print(note, soft_wrap=True)
     ddp = None
     for epoch in range(run.done, epochs):

@@ -98,8 +98,9 @@ class Recipe:
     def primary_for(self, phase: Phase) -> str:
         return self.primary
 
-    def notes(self) -> list[str]:
-        """Lines for the user at the start of a run (e.g. a part of the loss that is switched off)."""
+    def notes(self, config: dict | None = None) -> list[str]:
+        """Lines for the user at the start of a run (a part of the loss that is switched off, weights
+        that start from scratch); `config` is the model config the run builds (None: not known)."""
         return []
 
     def describe(self) -> dict[str, Any]:
@@ -216,11 +217,20 @@ class M2SNetRecipe(Recipe):
 
             self.lossnet = LossNet(load_vgg16(self.options["lossnet_weights"]))
 
-    def notes(self) -> list[str]:
+    def notes(self, config: dict | None = None) -> list[str]:
         if self.lossnet is None:
-            return ["m2snet: LossNet is off: no VGG16 weights file given (--option lossnet_weights=vgg16.safetensors); "
-                    "training with the structure loss only"]
-        return [f"m2snet: LossNet on, VGG16 weights from {self.options['lossnet_weights']}"]
+            lines = ["m2snet: LossNet is off: no VGG16 weights file given (--option lossnet_weights=vgg16.safetensors); "
+                     "training with the structure loss only"]
+        else:
+            lines = [f"m2snet: LossNet on, VGG16 weights from {self.options['lossnet_weights']}"]
+        if config is not None:
+            encoder, weights = config.get("encoder", "res2net50"), config.get("encoder_weights")
+            if weights:
+                lines.append(f"m2snet: {encoder} encoder initialised from {weights}")
+            else:
+                lines.append(f"m2snet: the {encoder} encoder starts from scratch: no ImageNet weights file given "
+                             f"(-c encoder_weights={encoder}.safetensors)")
+        return lines
 
     def loss(self, output, target, phase):
         logits = output.float()
@@ -237,7 +247,9 @@ class PGUNetRecipe(Recipe):
     """Progressive growing: stage j trains at 32 * 2^(j-1) px for an equal share of the epochs; on
     growing, `grow` carries tensors over by module name, carried parameters train at `old_lr`
     (paper 1e-6) and new ones at the run's lr (paper 1e-4), RMSprop, a fresh optimizer per stage.
-    Loss: 0.5 * BCE + Laplace-smoothed Dice (binary; MODELS.md names no loss for PGU-net+)."""
+    Loss: 0.5 * BCE + Laplace-smoothed Dice (binary; MODELS.md names no loss for PGU-net+).
+    Epochs: the default 40 are the whole run (10 per stage with 4 stages), not the paper's 40 per
+    stage, so every recipe's default run costs about the same; `--epochs 160` is the paper's schedule."""
 
     model = "pgunet"
     loss_name = "0.5*BCE + Laplace-smoothed Dice"

@@ -17,6 +17,7 @@ def test_window_average_and_energy_per_image():
     reading = sampler.window(1.0, 2.0, images=10)
     assert reading["avg_w"] == pytest.approx(6.0) and reading["samples"] == 3
     assert reading["mj_per_image"] == pytest.approx(6.0 * 1.0 * 1000 / 10)
+    assert reading["fps_per_w"] == pytest.approx(10 / 1.0 / 6.0)  # images/s per watt
     assert "fewer than 2 samples" in sampler.window(4.0, 6.0, images=1)["reason"]
 
 

@@ -63,3 +63,13 @@ def test_multiclass_levels_and_errors():
         model.deploy("L1")(torch.randn(1, 3, 24, 24))
     with pytest.raises(EdgesegError, match="valid: L1, L2, L3, L4"):
         model.deploy("L5")
+
+
+def test_cgm_deploy_graph_gates_with_a_comparison_and_a_multiply():
+    from edgeseg.export.onnx_export import export_module
+
+    model = create_model("unet_sharp", width_mult=0.125, cgm=True).eval()
+    graph = export_module(model.deploy("L1"), torch.randn(1, 3, 16, 16))
+    ops = {node.op_type for node in graph.graph.node}
+    assert {"Sigmoid", "Greater", "Mul"} <= ops
+    assert not ops & {"ArgMax", "Einsum"}, "MODELS.md: the CGM gate is a comparison + multiply"

@@ -151,6 +151,14 @@ def test_m2snet_says_when_lossnet_is_off_and_uses_it_when_given(tmp_path):
         recipe_for("m2snet", lossnet="x")
 
 
+def test_m2snet_run_says_its_encoder_starts_from_scratch(tmp_path, capsys):
+    train(_cfg(tmp_path, "m2snet", epochs=1))
+    out = capsys.readouterr().out
+    assert "vgg_light encoder starts from scratch" in out and "-c encoder_weights=" in out
+    notes = RECIPES["m2snet"]().notes({"encoder": "res2net50", "encoder_weights": "r2n.safetensors"})
+    assert "res2net50 encoder initialised from r2n.safetensors" in notes[-1]
+
+
 class _Stop(Exception):
     pass
 
