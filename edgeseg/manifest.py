@@ -8,7 +8,6 @@ checked against its sha256 on load; a changed byte makes the bundle refuse to lo
 from __future__ import annotations
 
 import json
-import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from .errors import IntegrityError
 from .files import sha256, write_json
+from .typecheck import has_type, type_name
 
 SCHEMA = "edgeseg.bundle/1"
 MANIFEST = "manifest.json"
@@ -28,26 +28,8 @@ def check_fields(obj, where: str) -> None:
     hints = typing.get_type_hints(type(obj))
     for f in fields(obj):
         value = getattr(obj, f.name)
-        if not _has_type(value, hints[f.name]):
-            raise IntegrityError(f"{where}: {f.name} must be {_type_name(hints[f.name])}, got {value!r:.60}")
-
-
-def _has_type(value, hint) -> bool:
-    if hint is Any:
-        return True
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(_has_type(value, h) for h in typing.get_args(hint))
-    hint = typing.get_origin(hint) or hint
-    if isinstance(value, bool) and hint in (int, float):
-        return False
-    return isinstance(value, (int, float) if hint is float else hint)
-
-
-def _type_name(hint) -> str:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(h) for h in typing.get_args(hint))
-    return {type(None): "null", dict: "an object", tuple: "a list", list: "a list"}.get(
-        typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
+        if not has_type(value, hints[f.name]):
+            raise IntegrityError(f"{where}: {f.name} must be {type_name(hints[f.name])}, got {value!r:.60}")
 
 
 @dataclass(frozen=True)

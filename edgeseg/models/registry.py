@@ -6,6 +6,7 @@ import typing
 from typing import Callable
 
 from ..errors import EdgesegError
+from ..typecheck import has_type
 
 _FACTORIES: dict[str, Callable] = {}
 
@@ -46,10 +47,7 @@ def _check_types(name: str, factory: Callable, config: dict) -> None:
     hints = typing.get_type_hints(built.__init__) if isinstance(built, type) else {}
     for key, value in config.items():
         want = hints.get(key)
-        if want not in (bool, int, float, str):
-            continue
-        ok = isinstance(value, (int, float) if want is float else want)
-        if not ok or (isinstance(value, bool) and want is not bool):
+        if want in (bool, int, float, str) and not has_type(value, want):
             raise EdgesegError(f"bad config for model {name!r}: {key} must be {want.__name__}, got {value!r}")
 
 
