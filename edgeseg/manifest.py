@@ -54,7 +54,7 @@ class Normalization:
         return 3 if self.color == "rgb" else 1
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalization":
+    def from_dict(cls, d: dict) -> Normalization:
         try:
             return cls(color=d["color"], mean=tuple(map(float, d["mean"])), std=tuple(map(float, d["std"])))
         except (KeyError, TypeError, ValueError) as exc:
@@ -71,7 +71,7 @@ class TensorSpec:
         check_fields(self, f"tensor {self.name!r}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TensorSpec":
+    def from_dict(cls, d: dict) -> TensorSpec:
         shape = tuple(d["shape"])
         if not all(isinstance(s, (int, str)) and not isinstance(s, bool) for s in shape):
             raise IntegrityError(f"tensor {d.get('name')!r}: shape entries must be ints or axis names")
@@ -107,7 +107,7 @@ class Artifact:
         return f"{self.variant}.{self.precision}"
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Artifact":
+    def from_dict(cls, d: dict) -> Artifact:
         d = dict(d)
         d["input"] = TensorSpec.from_dict(d["input"])
         d["output"] = TensorSpec.from_dict(d["output"])
@@ -133,7 +133,7 @@ class Engine:
         check_fields(self, f"engine {self.file!r}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Engine":
+    def from_dict(cls, d: dict) -> Engine:
         return cls(**d)
 
 
@@ -166,7 +166,7 @@ class Manifest:
             raise IntegrityError(f"bundle has no artifact for variant={variant} precision={precision}; it has: {have}")
         return hits[0]
 
-    def with_engine(self, engine: Engine) -> "Manifest":
+    def with_engine(self, engine: Engine) -> Manifest:
         """A new manifest with `engine` added (replacing one with the same file name)."""
         engines = tuple(e for e in self.engines if e.file != engine.file) + (engine,)
         return Manifest(**{**self.__dict__, "engines": engines})
@@ -176,7 +176,7 @@ class Manifest:
         return {"schema": d.pop("schema"), **d}
 
     @classmethod
-    def from_dict(cls, d: Any) -> "Manifest":
+    def from_dict(cls, d: Any) -> Manifest:
         if not isinstance(d, dict):
             raise IntegrityError("manifest must be a JSON object")
         if d.get("schema") != SCHEMA:

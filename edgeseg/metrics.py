@@ -19,11 +19,11 @@ class Confusion:
     fn: int
     tn: int
 
-    def __add__(self, other: "Confusion") -> "Confusion":
+    def __add__(self, other: Confusion) -> Confusion:
         return Confusion(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn)
 
     @classmethod
-    def of(cls, pred: np.ndarray, target: np.ndarray, cls_index: int | None = None) -> "Confusion":
+    def of(cls, pred: np.ndarray, target: np.ndarray, cls_index: int | None = None) -> Confusion:
         p, t = _binary(pred, cls_index), _binary(target, cls_index)
         if p.shape != t.shape:
             raise ValueError(f"prediction shape {p.shape} != target shape {t.shape}")

@@ -1,24 +1,20 @@
 import pytest
-from typer.testing import CliRunner
-
-from edgeseg.cli import app
-
-runner = CliRunner()
+from clirun import invoke
 
 
 def test_models_table_lists_every_family():
     from edgeseg.models import list_models
 
-    result = runner.invoke(app, ["models", "--img-size", "32"])
+    result = invoke("models", "--img-size", "32")
     assert result.exit_code == 0, result.output
     for name in list_models():
         assert name in result.output
 
 
 def test_user_error_is_one_line_and_exit_2():
-    result = runner.invoke(app, ["models", "--img-size", "40"])
+    result = invoke("models", "--img-size", "40")
     assert result.exit_code == 2
-    assert "multiple of" in result.output
+    assert result.says("multiple of")
     assert "Traceback" not in result.output
 
 
@@ -31,16 +27,16 @@ def test_user_error_is_one_line_and_exit_2():
 def test_out_that_is_a_file_is_refused_up_front(tmp_path, command):
     taken = tmp_path / "taken.txt"
     taken.write_text("keep me")
-    result = runner.invoke(app, [*command, "--out", str(taken)])
+    result = invoke(*command, "--out", taken)
     assert result.exit_code == 2, result.output
-    assert "is a file" in result.output and "Traceback" not in result.output
+    assert result.says("is a file") and "Traceback" not in result.output
     assert taken.read_text() == "keep me"
 
 
 def test_file_system_error_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "file").write_text("")
-    result = runner.invoke(app, ["train", "unet", "--data", "synthetic:nuclei?n=4&size=32", "--epochs", "1",
-                                 "-c", "width_mult=0.125", "--out", str(tmp_path / "file" / "run")])
+    result = invoke("train", "unet", "--data", "synthetic:nuclei?n=4&size=32", "--epochs", "1",
+                    "-c", "width_mult=0.125", "--out", tmp_path / "file" / "run")
     assert result.exit_code == 2, result.output
-    assert "Not a directory" in result.output
+    assert result.says("Not a directory")
     assert not isinstance(result.exception, OSError)

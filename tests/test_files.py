@@ -16,10 +16,9 @@ def test_write_json_replaces_atomically(tmp_path):
 def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
     target = tmp_path / "m.bin"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"half")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("crash mid-write")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["m.bin"]
 

@@ -32,7 +32,7 @@ class PowerSampler:
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "PowerSampler":
+    def __enter__(self) -> PowerSampler:
         self.start()
         return self
 

@@ -22,7 +22,7 @@ class LatencyStats:
     cv: float  # std / mean
 
     @classmethod
-    def of(cls, ms) -> "LatencyStats":
+    def of(cls, ms) -> LatencyStats:
         a = np.asarray(ms, dtype=np.float64)
         if a.ndim != 1 or a.size == 0:
             raise ValueError("latency statistics need a non-empty list of times")

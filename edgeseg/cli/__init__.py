@@ -48,13 +48,16 @@ def _root(
     """Medical image segmentation from PyTorch training to TensorRT engines, with measured trade-offs."""
 
 
-from . import env, models  # noqa: E402,F401  (commands register themselves on `app`)
-from . import bench  # noqa: E402,F401
-from . import build  # noqa: E402,F401
-from . import export  # noqa: E402,F401
-from . import predict  # noqa: E402,F401
-from . import train  # noqa: E402,F401
-from . import demo  # noqa: E402,F401
+from . import (  # noqa: E402,F401  (commands register themselves on `app`)
+    bench,  # noqa: E402,F401
+    build,  # noqa: E402,F401
+    demo,  # noqa: E402,F401
+    env,
+    export,  # noqa: E402,F401
+    models,
+    predict,  # noqa: E402,F401
+    train,  # noqa: E402,F401
+)
 
 
 def main() -> None:

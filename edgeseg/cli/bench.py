@@ -13,7 +13,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -41,23 +41,23 @@ def _names(text: str | None) -> list[str] | None:
 @app.command("bench")
 def bench_cmd(
     target: Annotated[Path, typer.Argument(metavar="BUNDLE_OR_CHECKPOINT", help="A bundle folder (manifest.json) or a checkpoint (.safetensors/.json or its stem).")],
-    data: Annotated[Optional[str], typer.Option(help="Images to run on: a folder or synthetic:NAME?n=..&size=..; with masks, rows get IoU/Dice. Default: random noise (timing and parity only).")] = None,
+    data: Annotated[str | None, typer.Option(help="Images to run on: a folder or synthetic:NAME?n=..&size=..; with masks, rows get IoU/Dice. Default: random noise (timing and parity only).")] = None,
     variants: Annotated[str, typer.Option(help="Comma-separated deploy variants, or 'all'.")] = "all",
-    precision: Annotated[Optional[str], typer.Option(help="Comma-separated precisions (fp32,fp16,int8). Default: all in the bundle; fp32 for a checkpoint.")] = None,
+    precision: Annotated[str | None, typer.Option(help="Comma-separated precisions (fp32,fp16,int8). Default: all in the bundle; fp32 for a checkpoint.")] = None,
     backends: Annotated[str, typer.Option(help=f"Comma-separated backends from {ALL_BACKENDS}; those that cannot run here are listed as skipped, with the reason.")] = ALL_BACKENDS,
     batch: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1",
-    img_size: Annotated[Optional[str], typer.Option(help="Comma-separated input sizes (checkpoint: exported at each; bundle: must match its export size).")] = None,
+    img_size: Annotated[str | None, typer.Option(help="Comma-separated input sizes (checkpoint: exported at each; bundle: must match its export size).")] = None,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed iterations before timing.")] = 10,
     iters: Annotated[int, typer.Option(min=1, help="Timed iterations per row.")] = 50,
-    duration: Annotated[Optional[float], typer.Option(min=0.001, help="Seconds of timed iterations per row (replaces --iters).")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for torch and ONNX Runtime (same for both). Default: the usable cores.")] = None,
+    duration: Annotated[float | None, typer.Option(min=0.001, help="Seconds of timed iterations per row (replaces --iters).")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch and ONNX Runtime (same for both). Default: the usable cores.")] = None,
     eval_images: Annotated[int, typer.Option(min=1, help="Images segmented once per row for IoU/Dice and parity.")] = 16,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint for the torch rows when TARGET is a bundle (default: the manifest's source).")] = None,
-    calib_data: Annotated[Optional[str], typer.Option(help="Calibration images for int8 when exporting from a checkpoint (default: --data).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint for the torch rows when TARGET is a bundle (default: the manifest's source).")] = None,
+    calib_data: Annotated[str | None, typer.Option(help="Calibration images for int8 when exporting from a checkpoint (default: --data).")] = None,
     calib_images: Annotated[int, typer.Option(min=1, help="Calibration images for int8 when exporting from a checkpoint.")] = 32,
     out: Annotated[Path, typer.Option(file_okay=False, help="Folder for results.json/.csv/.md and pareto.png.")] = Path("runs/bench"),
-    min_iou: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Exit 1 if any row's IoU is below this.")] = None,
-    compare: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="A previous results.json: exit 1 on regressions.")] = None,
+    min_iou: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any row's IoU is below this.")] = None,
+    compare: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="A previous results.json: exit 1 on regressions.")] = None,
     iou_tolerance: Annotated[float, typer.Option(min=0.0, help="--compare: allowed absolute IoU drop.")] = 0.01,
     latency_tolerance: Annotated[float, typer.Option(min=0.0, help="--compare: allowed relative p50 latency rise (0.10 = 10%).")] = 0.10,
 ) -> None:

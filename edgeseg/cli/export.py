@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,10 +25,10 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="Bundle folder (ONNX files + manifest.json): new, empty, or a bundle to replace (its engines of unchanged ONNX files are kept).")],
     variants: Annotated[str, typer.Option(help="'all' or a comma list of deploy variants, e.g. L1,L3 or final.")] = "all",
     precision: Annotated[str, typer.Option(help="Comma list of fp32, fp16, int8.")] = "fp32",
-    img_size: Annotated[Optional[int], typer.Option(min=1, help="Input height = width (default: the training size, else 256).")] = None,
-    batch: Annotated[Optional[int], typer.Option(min=1, help="Static batch size (default 1).")] = None,
-    dynamic_batch: Annotated[Optional[int], typer.Option(min=1, help="Dynamic batch axis; the largest batch engines are built for.")] = None,
-    calib_data: Annotated[Optional[str], typer.Option(help="Calibration/parity images: a folder or synthetic:NAME?n=..; default random images.")] = None,
+    img_size: Annotated[int | None, typer.Option(min=1, help="Input height = width (default: the training size, else 256).")] = None,
+    batch: Annotated[int | None, typer.Option(min=1, help="Static batch size (default 1).")] = None,
+    dynamic_batch: Annotated[int | None, typer.Option(min=1, help="Dynamic batch axis; the largest batch engines are built for.")] = None,
+    calib_data: Annotated[str | None, typer.Option(help="Calibration/parity images: a folder or synthetic:NAME?n=..; default random images.")] = None,
     calib_images: Annotated[int, typer.Option(min=1, help="Images used for int8 calibration and fp16 range checks.")] = 32,
     calib_method: Annotated[CalibMethod, typer.Option(help="ONNX Runtime calibrator for int8.")] = CalibMethod.minmax,
     parity_images: Annotated[int, typer.Option(min=1, help="Images compared against eager PyTorch per artifact.")] = 8,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -33,8 +33,8 @@ def predict_cmd(
     images: Annotated[list[Path], typer.Argument(exists=True, help="Image files or folders of images.")],
     out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the mask PNGs.")],
     backend: Annotated[Backend, typer.Option(help="Inference backend; auto picks the best that runs here.")] = Backend.auto,
-    variant: Annotated[Optional[str], typer.Option(help="Deploy variant (default: the bundle's first).")] = None,
-    precision: Annotated[Optional[Precision], typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
+    variant: Annotated[str | None, typer.Option(help="Deploy variant (default: the bundle's first).")] = None,
+    precision: Annotated[Precision | None, typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
     overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with the mask in red.")] = False,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for ONNX Runtime (0: its default).")] = 0,
 ) -> None:

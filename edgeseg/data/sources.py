@@ -18,9 +18,9 @@ an anti-aliased edge) is binary, foreground above half the dtype's range.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import parse_qsl
 
 import numpy as np

@@ -25,7 +25,7 @@ DEFAULTS = {"n": 64, "size": 64, "seed": 0}
 MAX_CACHED_PIXELS = 64 * 1024 * 1024  # samples are cached when the whole set stays below this
 
 
-def open_synthetic(src: str) -> "SyntheticDataset":
+def open_synthetic(src: str) -> SyntheticDataset:
     name, _, query = src[len("synthetic:"):].partition("?")
     if name not in GENERATORS:
         raise EdgesegError(f"unknown synthetic dataset {name!r}; valid: {', '.join(sorted(GENERATORS))}")

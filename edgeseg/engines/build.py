@@ -10,9 +10,10 @@ each new engine (GPU, compute capability, TensorRT version, settings, real layer
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import manifest as mf
 from ..errors import EdgesegError, require

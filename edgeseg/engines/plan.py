@@ -26,7 +26,7 @@ from ..manifest import Artifact
 from .targets import Target, get_target, parse_cc
 
 GIB = 1 << 30
-OPT_LEVELS = range(0, 6)
+OPT_LEVELS = range(6)
 DEFAULT_OPT_LEVEL = 3  # TensorRT's own default
 MIN_DLA_TRT11 = (11, 4, 1)  # first TensorRT 11 with DLA again (Jetson AGX Orin, JetPack 7.2.2+)
 

@@ -9,8 +9,9 @@ parity. Only `bundle` writes files, and only after every artifact passed its che
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -20,7 +20,7 @@ class Samples:
     masks: np.ndarray | None  # (N, H, W) uint8 class indices, or None
     source: str
 
-    def take(self, part: slice, source: str) -> "Samples":
+    def take(self, part: slice, source: str) -> Samples:
         return Samples(self.images[part], None if self.masks is None else self.masks[part], source)
 
 

@@ -25,24 +25,10 @@ QUANT = {"int8"}
 
 # op type -> element types TensorRT accepts on its float/int data tensors
 OPS: dict[str, set[str]] = {
-    **{op: F for op in (
-        "Conv", "ConvTranspose", "BatchNormalization", "InstanceNormalization", "GroupNormalization",
-        "LayerNormalization", "MatMul", "Gemm", "AveragePool", "MaxPool", "GlobalAveragePool",
-        "GlobalMaxPool", "Resize", "Upsample", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Erf", "Exp",
-        "Log", "Sqrt", "Reciprocal", "Elu", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "Softplus",
-        "Selu", "Gelu", "Mish", "Floor", "Ceil", "Round", "Clip", "Dropout",
-    )},
-    **{op: F | I for op in (
-        "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Abs", "Neg", "Relu", "Sign",
-        "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ArgMax", "ArgMin",
-        "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Range", "Pad",
-    )},
-    **{op: F | I | BOOL for op in (
-        "Concat", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather",
-        "Expand", "Tile", "Identity", "Where", "Shape", "Size", "DepthToSpace", "SpaceToDepth",
-        "Constant", "ConstantOfShape", "Cast", "CastLike",
-    )},
-    **{op: BOOL for op in ("And", "Or", "Xor", "Not")},
+    **dict.fromkeys(("Conv", "ConvTranspose", "BatchNormalization", "InstanceNormalization", "GroupNormalization", "LayerNormalization", "MatMul", "Gemm", "AveragePool", "MaxPool", "GlobalAveragePool", "GlobalMaxPool", "Resize", "Upsample", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Elu", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "Softplus", "Selu", "Gelu", "Mish", "Floor", "Ceil", "Round", "Clip", "Dropout"), F),
+    **dict.fromkeys(("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Abs", "Neg", "Relu", "Sign", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ArgMax", "ArgMin", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Range", "Pad"), F | I),
+    **dict.fromkeys(("Concat", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather", "Expand", "Tile", "Identity", "Where", "Shape", "Size", "DepthToSpace", "SpaceToDepth", "Constant", "ConstantOfShape", "Cast", "CastLike"), F | I | BOOL),
+    **dict.fromkeys(("And", "Or", "Xor", "Not"), BOOL),
     "QuantizeLinear": F,
     "DequantizeLinear": QUANT,
 }

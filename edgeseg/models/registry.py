@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import EdgesegError
 from ..typecheck import has_type

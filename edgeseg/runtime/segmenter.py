@@ -11,8 +11,8 @@ so one instance can serve many threads (the ONNX Runtime session is thread-safe;
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class Segmenter:
         fit: str = "resize",
         threads: int = 0,
         cache_dir: str | Path | None = None,
-    ) -> "Segmenter":
+    ) -> Segmenter:
         """Verify the bundle's checksums, pick the artifact and the best backend that starts here."""
         bundle = Path(path)
         manifest = mf.load(bundle)

@@ -88,7 +88,7 @@ class LossNet(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def train(self, mode: bool = True) -> "LossNet":
+    def train(self, mode: bool = True) -> LossNet:
         super().train(mode)
         self.vgg.eval()
         return self

@@ -18,17 +18,17 @@ import torch.nn.functional as F
 from ..errors import EdgesegError
 from . import losses
 
-RECIPES: dict[str, type["Recipe"]] = {}
+RECIPES: dict[str, type[Recipe]] = {}
 
 
-def recipe_for(model: str, **options) -> "Recipe":
+def recipe_for(model: str, **options) -> Recipe:
     cls = RECIPES.get(model)
     if cls is None:
         raise EdgesegError(f"no training recipe for model {model!r}; recipes exist for: {', '.join(sorted(RECIPES))}")
     return cls(**options)
 
 
-def register(cls: type["Recipe"]) -> type["Recipe"]:
+def register(cls: type[Recipe]) -> type[Recipe]:
     RECIPES[cls.model] = cls
     return cls
 

@@ -59,4 +59,4 @@ def test_augment_moves_image_and_mask_together():
         changed += not np.array_equal(m, mask)
     assert changed >= 8
     img, m = Augment(flip=False, rot90=False, affine_prob=0, brightness=0.2, contrast=0.2)(image, mask, rng)
-    assert np.array_equal(m, mask) and not np.allclose(img, image) and 0 <= img.min() and img.max() <= 1
+    assert np.array_equal(m, mask) and not np.allclose(img, image) and img.min() >= 0 and img.max() <= 1

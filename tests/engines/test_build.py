@@ -4,12 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
 
 from edgeseg import manifest as mf
 from edgeseg.engines import build
 from edgeseg.errors import MissingDependency
-
-from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
 
 DATA = Path(__file__).parent / "data"
 

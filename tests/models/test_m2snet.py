@@ -3,8 +3,8 @@ import torch
 
 from edgeseg.errors import EdgesegError, IntegrityError
 from edgeseg.models import create_model
-from edgeseg.models.m2snet import BoxSum, FoldedScaleDiffs
 from edgeseg.models.bn import trained_looking
+from edgeseg.models.m2snet import BoxSum, FoldedScaleDiffs
 
 torch.set_num_threads(2)
 
