@@ -3,13 +3,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.edgeseg-installed
 
-.PHONY: demo test setup readme clean
+.PHONY: demo test lint setup readme clean
 
 demo: $(STAMP)
 	$(VENV)/bin/edgeseg demo --out runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The linter CI runs before the tests (rules and line length in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 setup: $(STAMP)
 

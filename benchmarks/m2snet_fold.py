@@ -35,7 +35,8 @@ def export(module: nn.Module, x: torch.Tensor, path: Path):
     import onnx
 
     with atomic_path(path) as tmp:
-        torch.onnx.export(module, (x,), str(tmp), input_names=["input"], output_names=["output"], opset_version=17, dynamo=False)
+        torch.onnx.export(module, (x,), str(tmp), input_names=["input"], output_names=["output"], opset_version=17,
+                          dynamo=False)
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     return model
@@ -99,10 +100,12 @@ def time_pair(paths: dict[str, Path], threads: int, feed: dict, warmup: int, run
     paired = statistics.median(u / f for u, f in zip(times["unfolded"], times["folded"]))
     for v in order:
         t = sorted(times[v])
-        lines.append(f"  {v:9s} median {med[v]:8.1f} ms   min {t[0]:8.1f}   p25 {t[len(t) // 4]:8.1f}   max {t[-1]:8.1f}")
+        lines.append(f"  {v:9s} median {med[v]:8.1f} ms   min {t[0]:8.1f}   p25 {t[len(t) // 4]:8.1f}   "
+                     f"max {t[-1]:8.1f}")
     lines += [
-        f"  speed-up folded vs unfolded: ratio of medians {med['unfolded'] / med['folded']:.2f}x, median of per-iteration "
-        f"ratios {paired:.2f}x, ratio of minima {min(times['unfolded']) / min(times['folded']):.2f}x  (target >= 1.8x)",
+        f"  speed-up folded vs unfolded: ratio of medians {med['unfolded'] / med['folded']:.2f}x, "
+        f"median of per-iteration ratios {paired:.2f}x, "
+        f"ratio of minima {min(times['unfolded']) / min(times['folded']):.2f}x  (target >= 1.8x)",
         f"  1-min load average at end {load_average()} (other jobs share these cores)",
     ]
     return lines
@@ -154,11 +157,15 @@ def main(argv=None) -> str:
             f"unfolded {len(box_kernels(graphs['unfolded']))}, folded 0",
             f"ops folded:   {', '.join(f'{k} {n}' for k, n in sorted(ops['folded'].items()))}",
             f"ops unfolded: {', '.join(f'{k} {n}' for k, n in sorted(ops['unfolded'].items()))}",
-            f"MACs (torch flop counter / 2): unfolded {macs['unfolded'] / 1e9:.2f} G, folded {macs['folded'] / 1e9:.2f} G "
+            f"MACs (torch flop counter / 2): unfolded {macs['unfolded'] / 1e9:.2f} G, "
+            f"folded {macs['folded'] / 1e9:.2f} G "
             f"({macs['unfolded'] / macs['folded']:.2f}x fewer)",
-            f"max abs prob error folded vs unfolded (ORT): {np.abs(sigmoid(outs['folded']) - sigmoid(outs['unfolded'])).max():.2e}",
-            f"max abs prob error ORT folded vs eager unfolded: {np.abs(sigmoid(outs['folded']) - sigmoid(eager['unfolded'])).max():.2e}",
-            f"max abs logit error eager folded vs eager unfolded: {np.abs(eager['folded'] - eager['unfolded']).max():.2e} "
+            f"max abs prob error folded vs unfolded (ORT): "
+            f"{np.abs(sigmoid(outs['folded']) - sigmoid(outs['unfolded'])).max():.2e}",
+            f"max abs prob error ORT folded vs eager unfolded: "
+            f"{np.abs(sigmoid(outs['folded']) - sigmoid(eager['unfolded'])).max():.2e}",
+            f"max abs logit error eager folded vs eager unfolded: "
+            f"{np.abs(eager['folded'] - eager['unfolded']).max():.2e} "
             f"(logit range {np.abs(eager['unfolded']).max():.2f})",
         ]
         for n in threads:

@@ -11,6 +11,7 @@ in here: `edgeseg bench` times it per backend. Medians of --runs interleaved run
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import statistics
 import sys
@@ -54,7 +55,8 @@ def main() -> None:
     norm = Normalization()
     size = (args.size, args.size)
     lines = [
-        f"# runtime pre/post-processing, model input {args.size}x{args.size}, fit={args.fit}, medians of {args.runs} runs",
+        f"# runtime pre/post-processing, model input {args.size}x{args.size}, fit={args.fit}, "
+        f"medians of {args.runs} runs",
         f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}",
         "| image | preprocess ms | postprocess ms |",
         "|---|---:|---:|",
@@ -63,8 +65,11 @@ def main() -> None:
         image = rng.integers(0, np.iinfo(dtype).max, size=shape, dtype=dtype)
         _, meta = pre.prepare(image, size, norm, args.fit)
         logits = rng.normal(size=(1, *size)).astype(np.float32)
-        post = lambda: pre.to_mask(pre.restore(pre.probabilities(logits, "logits"), meta), 0.5)  # noqa: E731
-        prep = lambda: pre.prepare(image, size, norm, args.fit)  # noqa: E731
+        prep = functools.partial(pre.prepare, image, size, norm, args.fit)
+
+        def post(logits=logits, meta=meta):
+            return pre.to_mask(pre.restore(pre.probabilities(logits, "logits"), meta), 0.5)
+
         prep(), post()  # warm-up
         lines.append(f"| {name} | {median_ms(prep, args.runs):.2f} | {median_ms(post, args.runs):.2f} |")
     text = "\n".join(lines) + "\n"

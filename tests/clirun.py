@@ -36,6 +36,11 @@ class Run:
     exception: BaseException | None
 
     @property
+    def lines(self) -> list[str]:
+        """The output's non-blank lines (a one-line error is one line however long the path in it)."""
+        return [line for line in self.output.splitlines() if line.strip()]
+
+    @property
     def text(self) -> str:
         return plain(self.output)
 

@@ -23,11 +23,12 @@ def test_empty_prediction_of_empty_target_is_perfect():
 
 
 def test_dataset_scores_mean_vs_micro():
-    a = np.zeros((2, 2), bool)
-    b = np.ones((2, 2), bool)
-    s = dataset_scores([b, a], [b, b])
-    assert s["mean_iou"] == pytest.approx(0.5)
-    assert s["micro_iou"] == pytest.approx(0.5)
+    # a small image found whole (IoU 1) and a large one missed (IoU 0): the mean of the per-image scores
+    # weighs them alike, the micro score (one confusion over all pixels) weighs them by their pixels
+    small, large = np.ones((2, 2), bool), np.ones((4, 4), bool)
+    s = dataset_scores([small, np.zeros_like(large)], [small, large])
+    assert s["mean_iou"] == pytest.approx(0.5) and s["mean_dice"] == pytest.approx(0.5)
+    assert s["micro_iou"] == pytest.approx(4 / 20)
     assert s["images"] == 2
 
 

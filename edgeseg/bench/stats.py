@@ -49,8 +49,3 @@ class LatencyStats:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def median(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return float(np.median(values)) if values else None

@@ -25,7 +25,7 @@ def cli_reference() -> str:
     for name in names:
         command = group.get_command(ctx, name)
         sub = command.context_class(command, info_name=name, parent=ctx)
-        usage = " ".join(command.collect_usage_pieces(sub)).replace("{", "").replace("}", "").upper().replace("[OPTIONS]", "[OPTIONS]")
+        usage = " ".join(command.collect_usage_pieces(sub)).replace("{", "").replace("}", "").upper()
         summary = (command.help or "").strip().split("\n\n")[0].replace("\n", " ")
         parts.append(f"### `edgeseg {name}`\n\n{summary}\n\n```\nedgeseg {name} {usage}\n```\n")
         rows = []

@@ -38,8 +38,3 @@ def widths(width_mult: float = 1.0, base: tuple[int, ...] = (32, 64, 128, 256, 5
 def up(x: torch.Tensor, scale: int = 2) -> torch.Tensor:
     """Bilinear upsampling with align_corners=True (the authors' choice; TensorRT >= 8 supports it)."""
     return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=True)
-
-
-def up_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Bilinear resize of `x` to the spatial size of `ref` (align_corners=True)."""
-    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=True)

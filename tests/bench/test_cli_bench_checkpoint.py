@@ -2,9 +2,7 @@
 
 import json
 
-from typer.testing import CliRunner
-
-from edgeseg.cli import app
+from clirun import invoke
 
 from .bundles import tiny_checkpoint
 
@@ -12,10 +10,9 @@ from .bundles import tiny_checkpoint
 def test_checkpoint_is_exported_then_benchmarked(tmp_path):
     tiny_checkpoint(tmp_path / "best")
     out = tmp_path / "bench"
-    args = ["bench", str(tmp_path / "best"), "--data", "synthetic:nuclei?n=4&size=32&seed=1", "--variants", "L1",
-            "--precision", "fp32,int8", "--backends", "torch,ort-cpu", "--batch", "1", "--warmup", "1", "--iters", "2",
-            "--eval-images", "2", "--threads", "1", "--calib-images", "2", "--out", str(out)]
-    result = CliRunner().invoke(app, args)
+    result = invoke("bench", tmp_path / "best", "--data", "synthetic:nuclei?n=4&size=32&seed=1", "--variants", "L1",
+                    "--precision", "fp32,int8", "--backends", "torch,ort-cpu", "--batch", "1", "--warmup", "1",
+                    "--iters", "2", "--eval-images", "2", "--threads", "1", "--calib-images", "2", "--out", out)
     assert result.exit_code == 0, result.output
     assert (out / "bundle-32" / "manifest.json").is_file()
     rows = json.loads((out / "results.json").read_text())["rows"]
@@ -30,7 +27,8 @@ def test_checkpoint_is_exported_then_benchmarked(tmp_path):
 def test_bad_data_fails_before_the_checkpoint_is_exported(tmp_path):
     tiny_checkpoint(tmp_path / "best")
     out = tmp_path / "bench"
-    result = CliRunner().invoke(app, ["bench", str(tmp_path / "best"), "--data", "synthetic:nope", "--out", str(out),
-                                      "--calib-data", "synthetic:nuclei?n=4&size=32", "--variants", "L1"])
-    assert result.exit_code == 2 and "nope" in result.output and "Traceback" not in result.output
+    result = invoke("bench", tmp_path / "best", "--data", "synthetic:nope", "--out", out,
+                    "--calib-data", "synthetic:nuclei?n=4&size=32", "--variants", "L1")
+    assert result.exit_code == 2 and result.says("unknown synthetic dataset 'nope'") and len(result.lines) == 1
+    assert "Traceback" not in result.output
     assert not (out / "bundle-32").exists()

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from edgeseg.bench import report
+from edgeseg.bench.pareto import pareto_front
 from edgeseg.bench.stats import LatencyStats
 
 
@@ -24,7 +25,8 @@ def _result(rows):
     return {
         "schema": report.SCHEMA, "created": "2026-11-22T03:00:00Z", "command": "edgeseg bench x",
         "settings": {"timing": {"warmup": 1, "iters": 3}},
-        "environment": {"cpu": {"model": "test cpu", "threads": 2}, "system": {}, "versions": {"onnxruntime": "1"}, "gpu": {"gpus": [], "reason": "none"}},
+        "environment": {"cpu": {"model": "test cpu", "threads": 2}, "system": {}, "versions": {"onnxruntime": "1"},
+                        "gpu": {"gpus": [], "reason": "none"}},
         "rows": rows, "warnings": ["L1 fp32 ort-cpu: CV 7% > 5%"],
     }
 
@@ -51,15 +53,57 @@ def test_writes_four_files_with_all_fields(result, tmp_path):
     assert rows[-1]["status"] == "skipped" and rows[-1]["reason"] == "TensorRT not importable"
     md = paths["md"].read_text()
     assert "TensorRT not importable" in md and "CV 7%" in md and "| L4 | int8 | ort-cpu |" in md
-    png = paths["png"].read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    from PIL import Image
+
+    with Image.open(paths["png"]) as png:
+        png.load()
+        assert png.format == "PNG" and png.size == (960, 660)  # 8 x 5.5 inches at 120 dpi
 
 
-def test_plot_uses_parity_when_no_ground_truth(result):
+def _drawn(result, tmp_path, monkeypatch):
+    """The Axes `plot_pareto` drew into, kept open for reading back."""
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    report.plot_pareto(result, tmp_path / "pareto.png")
+    monkeypatch.undo()
+    (figure,) = figures
+    plt.close(figure)
+    (ax,) = figure.axes
+    return ax
+
+
+def test_pareto_plot_draws_the_front_it_computes(result, tmp_path, monkeypatch):
+    rows, quantity = report.plot_points(result)
+    assert quantity == "iou" and [r["backend"] for r in rows] == ["ort-cpu", "ort-cpu", "ort-cpu", "torch"]
+    points = [(r["throughput"], r["iou"]) for r in rows]
+    # L4 fp32 ort-cpu (100/s, 0.85) then L1 (1000/s, 0.70); L4 int8 and L4 torch are dominated by L4 fp32
+    assert pareto_front(points) == [1, 0]
+
+    ax = _drawn(result, tmp_path, monkeypatch)
+    (front_line,) = [line for line in ax.get_lines() if line.get_label() == "Pareto front"]
+    assert front_line.get_xydata().tolist() == [[100.0, 0.85], [1000.0, 0.70]]
+    filled, hollow = set(), set()
+    for collection in ax.collections:
+        faces = collection.get_facecolors()
+        kept = filled if len(faces) and faces[0][3] > 0 else hollow
+        kept.update(map(tuple, collection.get_offsets().tolist()))
+    assert filled == {(100.0, 0.85), (1000.0, 0.70)}
+    assert hollow == {(80.0, 0.80), (66.0, 0.85)}
+    assert sorted((t.get_text(), t.xy) for t in ax.texts) == sorted((r["variant"], p) for r, p in zip(rows, points))
+    assert ax.get_xscale() == "linear" and ax.get_ylabel() == "IoU vs ground truth"
+
+
+def test_plot_uses_parity_when_no_ground_truth(result, tmp_path, monkeypatch):
     for r in result["rows"]:
         r.pop("iou", None)
     rows, quantity = report.plot_points(result)
-    assert quantity == "parity" and len(rows) == 4
+    assert quantity == "parity" and rows == report.ok_rows(result)
+    ax = _drawn(result, tmp_path, monkeypatch)
+    assert ax.get_ylabel() == "mask IoU vs torch fp32 reference (no ground truth)"
+    (front_line,) = [line for line in ax.get_lines() if line.get_label() == "Pareto front"]
+    assert front_line.get_xydata().tolist() == [[1000.0, 0.99]]  # every row has parity IoU 0.99: the fastest wins
 
 
 def test_min_iou_gate(result):
@@ -84,7 +128,9 @@ def test_compare_detects_regressions(result):
     assert len(regressions) == 3
     assert "IoU 0.7000 -> 0.6500" in regressions[0] and "+15%" in regressions[1] and "now failed" in regressions[2]
     other = _result([_row("L2", "fp32", "ort-cpu", 1.0, 0.7, 1.0)])
-    assert report.compare(result, other, 0.01, 0.1)[1]
+    assert report.compare(result, other, 0.01, 0.1) == ([], [
+        "--compare: no row of the previous run matches this one (model/variant/precision/backend/batch/size)"
+    ])
 
 
 def test_load_result_refuses_other_json(tmp_path):

@@ -1,9 +1,5 @@
 import pytest
-from typer.testing import CliRunner
-
-from edgeseg.cli import app
-
-runner = CliRunner()
+from clirun import invoke
 
 
 def test_build_without_tensorrt_is_one_line_with_install_hint(tmp_path):
@@ -16,39 +12,40 @@ def test_build_without_tensorrt_is_one_line_with_install_hint(tmp_path):
     from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
 
     make_bundle(tmp_path)
-    result = runner.invoke(app, ["build", str(tmp_path), "--target", "jetson-orin-nx", "--max-batch", "4"])
+    result = invoke("build", tmp_path, "--target", "jetson-orin-nx", "--max-batch", "4")
     assert result.exit_code == 2
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "pip install 'edgeseg[trt]'" in lines[0] and "Traceback" not in result.output
-    result = runner.invoke(app, ["build", str(tmp_path), "--target", "jetson-orin-nx", "--dry-run"])
-    assert result.exit_code == 2 and "give --trt-version" in result.output
+    assert len(result.lines) == 1 and "pip install 'edgeseg[trt]'" in result.lines[0], result.output
+    assert "Traceback" not in result.output
+    result = invoke("build", tmp_path, "--target", "jetson-orin-nx", "--dry-run")
+    assert result.exit_code == 2 and result.says("give --trt-version")
 
 
 def test_build_rejects_bad_options(tmp_path):
-    result = runner.invoke(app, ["build", str(tmp_path), "--target", "jetson-tx2"])
-    assert result.exit_code == 2 and "jetson-orin-nano" in result.output
-    result = runner.invoke(app, ["build", str(tmp_path), "--opt-level", "7"])
-    assert result.exit_code == 2
+    result = invoke("build", tmp_path, "--target", "jetson-tx2")
+    assert result.exit_code == 2 and result.says("jetson-orin-nano")
+    result = invoke("build", tmp_path, "--opt-level", "7")
+    assert result.exit_code == 2 and result.says("--opt-level")
 
 
 def test_dry_run_prints_plans_without_tensorrt(tmp_path):
     from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
 
     make_bundle(tmp_path)
-    result = runner.invoke(app, ["build", str(tmp_path), "--dry-run", "--trt-version", "10.3.0", "--target", "jetson-orin-nx"])
+    result = invoke("build", tmp_path, "--dry-run", "--trt-version", "10.3.0", "--target", "jetson-orin-nx")
     assert result.exit_code == 0, result.output
-    assert "full.fp32.onnx -> full.fp32.jetson-orin-nx." in result.output
-    assert "[to build]" in result.output and "sm 8.7" in result.output and "weakly typed" in result.output
-    assert "batch 1/1/4" in result.output and "workspace 2 GiB" in result.output
-    result = runner.invoke(app, ["build", str(tmp_path), "--dry-run", "--trt-version", "11.1.0", "--compute-capability", "8.9", "--max-batch", "16"])
+    assert result.says("full.fp32.onnx -> full.fp32.jetson-orin-nx.")
+    for fragment in ("[to build]", "sm 8.7", "weakly typed", "batch 1/1/4", "workspace 2 GiB"):
+        assert result.says(fragment), fragment
+    result = invoke("build", tmp_path, "--dry-run", "--trt-version", "11.1.0", "--compute-capability", "8.9",
+                    "--max-batch", "16")
     assert result.exit_code == 0, result.output
-    assert "strongly typed" in result.output and "batch 1/1/16" in result.output
+    assert result.says("strongly typed") and result.says("batch 1/1/16")
     for args, message in [
         (["--target", "jetson-orin-nx", "--dla-core", "3"], "DLA cores 0-1"),
         (["--target", "cuda"], "--compute-capability"),
         (["--target", "jetson-orin-nano", "--compute-capability", "8.6"], "build the engine on the target"),
     ]:
-        result = runner.invoke(app, ["build", str(tmp_path), "--dry-run", "--trt-version", "10.3.0", *args])
-        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
-    result = runner.invoke(app, ["build", str(tmp_path), "--trt-version", "10.3.0"])
-    assert result.exit_code == 2 and "only go with --dry-run" in result.output
+        result = invoke("build", tmp_path, "--dry-run", "--trt-version", "10.3.0", *args)
+        assert result.exit_code == 2 and result.says(message) and "Traceback" not in result.output
+    result = invoke("build", tmp_path, "--trt-version", "10.3.0")
+    assert result.exit_code == 2 and result.says("only go with --dry-run")

@@ -17,7 +17,8 @@ def artifact(precision="fp32", batch="batch", variant="L4"):
 
 
 def plan(precision="fp32", trt="10.3.0", cc="8.7", target="jetson-orin-nx", **kw):
-    return make_plan(artifact(precision, kw.pop("batch", "batch")), target=target, trt_version=trt, compute_capability=cc, **kw)
+    return make_plan(artifact(precision, kw.pop("batch", "batch")), target=target, trt_version=trt,
+                     compute_capability=cc, **kw)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,9 @@ def test_dla_plans():
 
 def test_profiles():
     p = plan(min_batch=1, opt_batch=2, max_batch=8)
-    assert (p.profile.input, p.profile.min, p.profile.opt, p.profile.max) == ("input", (1, 3, 64, 64), (2, 3, 64, 64), (8, 3, 64, 64))
+    assert (p.profile.input, p.profile.min, p.profile.opt, p.profile.max) == (
+        "input", (1, 3, 64, 64), (2, 3, 64, 64), (8, 3, 64, 64),
+    )
     assert plan().profile.max[0] == 4  # the Orin NX default
     assert plan(target="cuda", cc="8.6").profile.max[0] == 8
     fixed = plan(batch=2)

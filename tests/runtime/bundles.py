@@ -57,7 +57,8 @@ def make_bundle(
         input=mf.TensorSpec("input", (batch, norm.channels, *size), "float32"),
         output=mf.TensorSpec("output", (batch, classes, *size), "float32"),
     )
-    manifest = mf.Manifest(model={"name": "tiny", "config": {"classes": classes}}, normalization=norm, artifacts=(artifact,))
+    manifest = mf.Manifest(model={"name": "tiny", "config": {"classes": classes}}, normalization=norm,
+                           artifacts=(artifact,))
     mf.save(folder, manifest)
     return manifest, model
 

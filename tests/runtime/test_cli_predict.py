@@ -1,25 +1,26 @@
 import numpy as np
-from typer.testing import CliRunner
+from clirun import invoke
 
-from edgeseg.cli import app
 from edgeseg.data.images import read_image, write_png
 from edgeseg.runtime import Segmenter
 from edgeseg.runtime.predict import overlay_png, to_rgb8
-
-runner = CliRunner()
 
 
 def test_predict_writes_masks_and_overlays(bundle, tmp_path):
     folder, _, _ = bundle
     rng = np.random.default_rng(5)
     images = tmp_path / "images"
-    arrays = {"a": (rng.random((32, 32, 3)) * 255).astype(np.uint8), "b": (rng.random((20, 44)) * 65535).astype(np.uint16)}
-    for name, array in arrays.items():
-        write_png(images / f"{name}.png", array) if array.dtype == np.uint8 else _write16(images / f"{name}.png", array)
+    arrays = {
+        "a": (rng.random((32, 32, 3)) * 255).astype(np.uint8),
+        "b": (rng.random((20, 44)) * 65535).astype(np.uint16),
+    }
+    write_png(images / "a.png", arrays["a"])
+    _write16(images / "b.png", arrays["b"])
     (images / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["predict", str(folder), str(images), "--out", str(out), "--overlay", "--backend", "ort-cpu", "--threads", "1"])
+    result = invoke("predict", folder, images, "--out", out, "--overlay", "--backend", "ort-cpu", "--threads", "1")
     assert result.exit_code == 0, result.output
+    assert result.says(f"wrote 2 mask(s) to {out} (ort-cpu, full.fp32)")
     assert sorted(p.name for p in out.iterdir()) == ["a.overlay.png", "a.png", "b.overlay.png", "b.png"]
     with Segmenter.from_bundle(folder, threads=1) as seg:
         for name in arrays:
@@ -42,22 +43,22 @@ def test_predict_user_errors_are_one_line(bundle, tmp_path):
     folder, _, _ = bundle
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = runner.invoke(app, ["predict", str(folder), str(empty), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "holds no images" in result.output and "Traceback" not in result.output
+    result = invoke("predict", folder, empty, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and result.says("holds no images") and "Traceback" not in result.output
     (tmp_path / "x").mkdir()
     (tmp_path / "y").mkdir()
     write_png(tmp_path / "x" / "same.png", np.zeros((4, 4), np.uint8))
     write_png(tmp_path / "y" / "same.png", np.zeros((4, 4), np.uint8))
-    result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x"), str(tmp_path / "y"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "both write same.png" in result.output
+    result = invoke("predict", folder, tmp_path / "x", tmp_path / "y", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and result.says("both write same.png")
     import tifffile
 
     tifffile.imwrite(tmp_path / "x" / "hot.tif", np.full((4, 4), 7.0, np.float32))
-    result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x" / "hot.tif"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "hot.tif: float images must hold values in [0, 1]" in result.output
+    result = invoke("predict", folder, tmp_path / "x" / "hot.tif", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and result.says("hot.tif: float images must hold values in [0, 1]")
     # in a folder, the bad image is reported and skipped, the good one still gets its mask
-    result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x"), "--out", str(tmp_path / "o2")])
-    assert result.exit_code == 2 and "1 of 2 image(s) could not be segmented" in result.output
+    result = invoke("predict", folder, tmp_path / "x", "--out", tmp_path / "o2")
+    assert result.exit_code == 2 and result.says("1 of 2 image(s) could not be segmented")
     assert (tmp_path / "o2" / "same.png").is_file() and not (tmp_path / "o2" / "hot.png").exists()
 
 

@@ -11,10 +11,7 @@ from edgeseg.metrics import mask_flips, masks_from_output, sigmoid
 
 from .subprocess_env import run_without_torch
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not hasattr(export, "export_bundle"), reason="edgeseg.export.export_bundle is not on this branch yet"),
-]
+pytestmark = pytest.mark.slow
 N, SIZE = 4, 32
 
 CODE = """
@@ -62,9 +59,11 @@ def test_segmenter_reproduces_export_parity(exported, tmp_path):
     pixels = np.random.default_rng(1).integers(0, 256, (N, SIZE, SIZE, 3), dtype=np.uint8)
     parity_images = samples.random_samples(N, SIZE, manifest.normalization, seed=1).images
     np.save(tmp_path / "pixels.npy", pixels)
-    proc = run_without_torch(CODE.format(pixels=str(tmp_path / "pixels.npy"), bundle=str(folder), folder=str(tmp_path)), tmp_path)
+    code = CODE.format(pixels=str(tmp_path / "pixels.npy"), bundle=str(folder), folder=str(tmp_path))
+    proc = run_without_torch(code, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"backends": {"fp32": "ort-cpu", "int8": "ort-cpu"}, "torch": False}
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"backends": {"fp32": "ort-cpu", "int8": "ort-cpu"}, "torch": False}
 
     with torch.no_grad():
         reference = model.deploy(model.default_variant()).eval()(torch.from_numpy(parity_images)).numpy()

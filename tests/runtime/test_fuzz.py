@@ -11,7 +11,8 @@ N = 10_000
 def test_fuzzed_inputs_give_masks_or_input_errors(bundle, tmp_path):
     """10,000 fuzzed inputs: each a mask or EdgesegInputError, no crash, RSS growth < 5% after warm-up."""
     folder, _, _ = bundle
-    code = f"import sys; sys.argv = ['fuzz', {str(folder)!r}, '{N}']; import runpy; runpy.run_module('tests.runtime.fuzz_segmenter', run_name='__main__')"
+    code = (f"import sys; sys.argv = ['fuzz', {str(folder)!r}, '{N}']; import runpy; "
+            "runpy.run_module('tests.runtime.fuzz_segmenter', run_name='__main__')")
     proc = run_without_torch(code, tmp_path, timeout=500)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -8,10 +8,9 @@ from edgeseg.runtime.backends import cuda_driver_present
 
 from .bundles import make_bundle, torch_masks
 
-rng = np.random.default_rng(0)
-
 
 def test_masks_equal_eager_torch_on_ort_cpu(bundle):
+    rng = np.random.default_rng(0)  # seeded per test: the images do not depend on which tests ran before
     folder, _, model = bundle
     images = [(rng.random((32, 32, 3)) * 255).astype(np.uint8) for _ in range(5)]
     with Segmenter.from_bundle(folder, backend="ort-cpu", threads=1) as seg:
@@ -25,6 +24,7 @@ def test_masks_equal_eager_torch_on_ort_cpu(bundle):
 
 
 def test_public_steps_compose_to_segment(bundle):
+    rng = np.random.default_rng(1)
     folder, _, _ = bundle
     images = [rng.random((20, 50)).astype(np.float32), (rng.random((64, 48, 4)) * 65535).astype(np.uint16)]
     with Segmenter.from_bundle(folder, threads=1) as seg:
@@ -41,6 +41,7 @@ def test_public_steps_compose_to_segment(bundle):
 
 
 def test_single_image_in_single_mask_out_and_path_input(bundle, tmp_path):
+    rng = np.random.default_rng(2)
     from edgeseg.data.images import write_png
 
     folder, _, _ = bundle
@@ -55,6 +56,7 @@ def test_single_image_in_single_mask_out_and_path_input(bundle, tmp_path):
 
 
 def test_fixed_batch_multiclass_gray_bundle(gray_multiclass_bundle):
+    rng = np.random.default_rng(3)
     folder, manifest, model = gray_multiclass_bundle
     images = [(rng.random((24, 40)) * 255).astype(np.uint8) for _ in range(3)]  # 3 images, batch of 2: padded
     with Segmenter.from_bundle(folder, threads=1) as seg:
@@ -62,7 +64,8 @@ def test_fixed_batch_multiclass_gray_bundle(gray_multiclass_bundle):
         batch, _ = seg.preprocess(images)
         masks = seg.segment(images)
         rgb = seg.segment(np.repeat(images[0][..., None], 3, axis=2))
-    expected = np.concatenate([torch_masks(model, batch[:2]), torch_masks(model, np.concatenate([batch[2:], batch[2:]]))[:1]])
+    padded = np.concatenate([batch[2:], batch[2:]])
+    expected = np.concatenate([torch_masks(model, batch[:2]), torch_masks(model, padded)[:1]])
     for mask, ref in zip(masks, expected):
         np.testing.assert_array_equal(mask, ref)
     assert set(np.unique(expected)) <= {0, 1, 2} and len(np.unique(expected)) > 1
@@ -70,6 +73,7 @@ def test_fixed_batch_multiclass_gray_bundle(gray_multiclass_bundle):
 
 
 def test_pad_fit_returns_original_size(bundle):
+    rng = np.random.default_rng(4)
     folder, _, _ = bundle
     with Segmenter.from_bundle(folder, threads=1, fit="pad") as seg:
         mask = seg.segment((rng.random((10, 40, 3)) * 255).astype(np.uint8))
@@ -145,7 +149,8 @@ def test_segmenter_checks_the_artifact_against_the_manifest(bundle):
         with pytest.raises(EdgesegError, match="fit must be one of"):
             Segmenter(runner, art, manifest.normalization, fit="crop")
         with pytest.raises(EdgesegError, match="static C, H, W"):
-            Segmenter(runner, replace(art, input=replace(art.input, shape=("batch", 3, "h", "w"))), manifest.normalization)
+            dynamic_size = replace(art, input=replace(art.input, shape=("batch", 3, "h", "w")))
+            Segmenter(runner, dynamic_size, manifest.normalization)
         with pytest.raises(EdgesegError, match="takes 3 channels"):
             Segmenter(runner, art, mf.Normalization("gray", (0.5,), (0.2,)))
         seg = Segmenter(runner, art, manifest.normalization)

@@ -1,43 +1,41 @@
 import json
 
-from typer.testing import CliRunner
+from clirun import invoke
 
-from edgeseg.cli import app
-
-runner = CliRunner()
-
-
-def _run(*args):
-    return runner.invoke(app, ["train", *args])
+NUCLEI = "synthetic:nuclei?n=4&size=32"
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):
     cases = [
-        (["unet", "--data", "synthetic:cells", "--out", str(tmp_path / "a")], "unknown synthetic dataset 'cells'"),
-        (["unet", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "b")], "not found"),
-        (["nonet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "c")], "no training recipe for model 'nonet'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "d"), "-o", "x=1"], "recipe 'unet' has no option 'x'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "e"), "-c", "depth=3"], "bad config for model 'unet'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--out", str(tmp_path / "f"), "--epochs", "1"], "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "g"), "--resume"], "nothing to resume"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "h"), "--lr", "0"], "--lr must be positive, got 0"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "i"), "-c", "width_mult=-1"], "width_mult must be a positive number"),
+        (["unet", "--data", "synthetic:cells"], "unknown synthetic dataset 'cells'"),
+        (["unet", "--data", str(tmp_path / "none")], "not found"),
+        (["nonet", "--data", NUCLEI], "no training recipe for model 'nonet'"),
+        (["unet", "--data", NUCLEI, "-o", "x=1"], "recipe 'unet' has no option 'x'"),
+        (["unet", "--data", NUCLEI, "-c", "depth=3"], "bad config for model 'unet'"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--epochs", "1"],
+         "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
+        (["unet", "--data", NUCLEI, "--resume"], "nothing to resume"),
+        (["unet", "--data", NUCLEI, "--lr", "0"], "--lr must be positive, got 0"),
+        (["unet", "--data", NUCLEI, "-c", "width_mult=-1"], "width_mult must be a positive number"),
     ]
-    for args, message in cases:
-        result = _run(*args)
+    for i, (args, message) in enumerate(cases):
+        result = invoke("train", *args, "--out", tmp_path / f"run{i}")
         assert result.exit_code == 2, (args, result.output)
-        assert message in result.output and result.output.count("\n") == 1, result.output
+        assert result.says(message) and len(result.lines) == 1, result.output
         assert "Traceback" not in result.output
 
 
 def test_train_command_writes_a_run(tmp_path):
     out = tmp_path / "run"
-    result = _run("unet", "--data", "synthetic:polyp?n=6&size=32", "--out", str(out), "--epochs", "1", "--batch", "2",
-                  "-c", "width_mult=0.125", "--no-progress", "--val-split", "0.34", "--seed", "3")
+    result = invoke("train", "unet", "--data", "synthetic:polyp?n=6&size=32", "--out", out, "--epochs", "1",
+                    "--batch", "2", "-c", "width_mult=0.125", "--no-progress", "--val-split", "0.34", "--seed", "3")
     assert result.exit_code == 0, result.output
-    assert "epoch 1/1" in result.output and "best: epoch 1" in result.output
-    record = json.loads((out / "metrics.jsonl").read_text())
-    assert record["epoch"] == 1 and "output" in record["val"]
+    assert result.says("epoch 1/1") and result.says("best: epoch 1 (output score")
+    assert result.says(str(out / "best.json"))
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1]
+    scores = records[0]["val"]["output"]
+    assert 0.0 <= scores["iou"] <= scores["dice"] <= 1.0  # Dice = 2 IoU / (1 + IoU) >= IoU
     info = json.loads((out / "best.json").read_text())
     assert info["normalization"]["color"] == "rgb" and info["config"]["in_channels"] == 3
     assert info["recipe"]["seed"] == 3 and info["recipe"]["data"] == "synthetic:polyp?n=6&size=32"

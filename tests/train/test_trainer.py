@@ -31,7 +31,8 @@ def test_each_family_trains_and_the_loss_goes_down(tmp_path, model):
     summary = train(_cfg(tmp_path, model, options=ONE_PHASE.get(model, {})))
     first, second = summary["history"]
     assert second["loss"] < first["loss"]
-    assert first["val"] and all(0 <= s["iou"] <= 1 for s in second["val"].values())
+    assert set(second["val"]) == set(first["val"]) and first["val"]  # one score per prediction head
+    assert all(0 <= s["iou"] <= s["dice"] <= 1 for s in second["val"].values())  # per image, Dice >= IoU
     lines = (tmp_path / model / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     loaded, info = checkpoint.load(tmp_path / model / "last")
@@ -98,7 +99,8 @@ def test_plnet_epl_stage1_then_both_with_stage1_learning(tmp_path):
 
     recipe = recipe_for("plnet")
     first, second = recipe.phases(4)
-    assert (first.name, first.stop, second.name, second.start, second.fresh_optimizer) == ("stage1", 2, "stage2", 2, False)
+    phases = (first.name, first.stop, second.name, second.start, second.fresh_optimizer)
+    assert phases == ("stage1", 2, "stage2", 2, False)
     model = create_model("plnet", width_mult=0.125, in_channels=1)
     x, y = torch.randn(2, 1, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
     loss, parts = recipe.loss(recipe.forward(model, x, second), y, second)
@@ -128,7 +130,9 @@ def test_pgunet_grows_by_name_with_two_learning_rates(tmp_path):
     assert all(torch.equal(state[name], before[name]) for name in run.carried)
     new_group, old_group = run.optimizer.param_groups
     assert (new_group["lr"], old_group["lr"]) == (1e-4, 1e-6)
-    assert len(old_group["params"]) == len(run.carried) and len(new_group["params"]) > 0
+    assert len(old_group["params"]) == len(run.carried)
+    grouped = [id(p) for group in (new_group, old_group) for p in group["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in run.model.parameters())  # every parameter in exactly one group
     summary = train(_cfg(tmp_path, "pgunet", options={"stages": 2}, lr=1e-3))
     assert [(r["phase"], r["img_size"]) for r in summary["history"]] == [("stage1", 32), ("stage2", 64)]
     loaded, info = checkpoint.load(tmp_path / "pgunet" / "best")
@@ -163,8 +167,13 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("model, options, epochs, stop_after", [("pgunet", {"stages": 2}, 4, 3), ("plnet", {"stage1_epochs": 1}, 3, 2)])
-def test_resume_inside_a_later_phase_matches_an_uninterrupted_run(tmp_path, monkeypatch, model, options, epochs, stop_after):
+@pytest.mark.parametrize("model, options, epochs, stop_after", [
+    ("pgunet", {"stages": 2}, 4, 3),
+    ("plnet", {"stage1_epochs": 1}, 3, 2),
+])
+def test_resume_inside_a_later_phase_matches_an_uninterrupted_run(
+    tmp_path, monkeypatch, model, options, epochs, stop_after,
+):
     from edgeseg.train import loop
 
     kw = dict(options=options, epochs=epochs, augment=True, data="synthetic:nuclei?n=6&size=32&seed=2")
