@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from clirun import ENV as TERMINAL
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+# the CLI in a subprocess gets the same fixed terminal as in-process runs (tests/clirun.py)
+ENV = {**os.environ, **TERMINAL, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 ARGS = ["unet_sharp", "--data", "synthetic:nuclei?n=12&size=32&seed=3", "--epochs", "3", "--batch", "4",
         "--lr", "3e-3", "-c", "width_mult=0.125", "-c", "cgm=true", "--seed", "7", "--no-progress"]
 
