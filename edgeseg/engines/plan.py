@@ -9,7 +9,10 @@ returns a frozen `BuildPlan`; `edgeseg.engines.build` only carries the plan out.
   graph gets the INT8 flag and no calibrator (its scales are in the graph: explicit quantization).
   On DLA an int8 graph also gets FP16, because DLA runs the layers between Q/DQ pairs in fp16.
 - DLA needs fp16 or int8 and always gets GPU fallback for layers it cannot run; it has no dynamic
-  shapes, so its profile is the one opt batch (min = opt = max).
+  shapes, so its profile is the one opt batch (min = opt = max). TensorRT runs DLA only up to 10.7 and
+  again from 11.4.1, there only on Jetson AGX Orin with JetPack 7.2.2+ (see targets.py for the sources);
+  other combinations are refused here, with the reason.
+- TensorRT 11 exists on Jetson only from 11.4.1 (JetPack 7.2.2, AGX Orin and Thor): JetPack 6 has none.
 - One optimization profile for the input's batch axis (min/opt/max); height and width are static.
 - The cache key hashes everything that changes the engine's bytes: ONNX sha256, TensorRT version,
   compute capability, precision and settings. An engine whose key is already in the manifest is reused.
@@ -28,7 +31,8 @@ from .targets import Target, get_target, parse_cc
 GIB = 1 << 30
 OPT_LEVELS = range(6)
 DEFAULT_OPT_LEVEL = 3  # TensorRT's own default
-MIN_DLA_TRT11 = (11, 4, 1)  # first TensorRT 11 with DLA again (Jetson AGX Orin, JetPack 7.2.2+)
+LAST_DLA_TRT10 = (10, 7)  # TensorRT 10.8+ dropped DLA ("Working with DLA", TensorRT 11.4.1 docs)
+FIRST_DLA_TRT11 = (11, 4, 1)  # DLA back, on Jetson AGX Orin with JetPack 7.2.2+ only (same page)
 
 
 def parse_version(version: str) -> tuple[int, ...]:
@@ -198,13 +202,23 @@ def make_profile(
 
 
 def _check_trt(tgt: Target, version: tuple[int, ...]) -> None:
-    if version[0] >= 10:
+    text = ".".join(map(str, version))
+    if version[0] < 10:
+        old_jetpack = tgt.max_trt and parse_version(tgt.max_trt)[0] < 10
+        hint = f" ({tgt.name}'s last JetPack {tgt.jetpack} ships TensorRT {tgt.max_trt})" if old_jetpack else ""
+        raise EdgesegError(
+            f"TensorRT {text} is too old: edgeseg builds engines with TensorRT 10 or 11{hint}; "
+            "run the bundle with --backend ort-cuda or ort-cpu instead"
+        )
+    if version[0] < 11:
         return
-    hint = f" ({tgt.name}'s last JetPack {tgt.jetpack} ships TensorRT {tgt.max_trt})" if tgt.max_trt and parse_version(tgt.max_trt)[0] < 10 else ""
-    raise EdgesegError(
-        f"TensorRT {'.'.join(map(str, version))} is too old: edgeseg builds engines with TensorRT 10 or 11{hint}; "
-        "run the bundle with --backend ort-cuda or ort-cpu instead"
-    )
+    if tgt.trt11_from is None:
+        raise EdgesegError(
+            f"{tgt.name} has no TensorRT 11: its JetPack {tgt.jetpack} ships TensorRT {tgt.max_trt}, and TensorRT 11 "
+            "supports only Jetson AGX Orin and Thor (JetPack 7.2.2+); plan for TensorRT 10"
+        )
+    if version < parse_version(tgt.trt11_from):
+        raise EdgesegError(f"TensorRT {text} does not support {tgt.name}: TensorRT 11 there starts at {tgt.trt11_from}")
 
 
 def _check_device(tgt: Target, cc: str) -> None:
@@ -227,8 +241,19 @@ def _check_dla(tgt: Target, artifact: Artifact, dla_core: int | None, version: t
         raise EdgesegError(f"{tgt.name} has DLA cores 0-{tgt.dla_cores - 1}, got --dla-core {dla_core}")
     if artifact.precision not in tgt.dla_precisions:
         raise EdgesegError(f"DLA runs only {' or '.join(tgt.dla_precisions)}; build {artifact.file} without --dla-core or export fp16/int8")
-    if version[0] >= 11 and version < MIN_DLA_TRT11:
-        raise EdgesegError(f"TensorRT {'.'.join(map(str, version))} has no DLA support (back in 11.4.1 for Jetson AGX Orin); drop --dla-core")
+    text = ".".join(map(str, version))
+    if version[0] == 10 and version[:2] > LAST_DLA_TRT10:
+        raise EdgesegError(
+            f"TensorRT {text} has no DLA: 10.7 was the last TensorRT 10 with DLA (JetPack 6 ships 10.3); "
+            "plan for that TensorRT or drop --dla-core"
+        )
+    if version[0] >= 11 and version < FIRST_DLA_TRT11:
+        raise EdgesegError(
+            f"TensorRT {text} has no DLA on Jetson (back in 11.4.1, on Jetson AGX Orin with JetPack 7.2.2+); "
+            "drop --dla-core"
+        )
+    if version[0] >= 11 and not tgt.dla_trt11:
+        raise EdgesegError(f"TensorRT 11 runs DLA only on Jetson AGX Orin (JetPack 7.2.2+), not {tgt.name}; drop --dla-core")
 
 
 def _workspace_bytes(tgt: Target, workspace_gib: float | None) -> int:

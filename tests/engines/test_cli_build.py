@@ -52,3 +52,23 @@ def test_dry_run_prints_plans_without_tensorrt(tmp_path):
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["build", str(tmp_path), "--trt-version", "10.3.0"])
     assert result.exit_code == 2 and "only go with --dry-run" in result.output
+
+
+def test_dry_run_refuses_dla_on_tensorrt_10_8_and_plans_it_on_10_3(tmp_path):
+    from clirun import invoke
+    from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
+
+    from dataclasses import replace
+
+    from edgeseg import manifest as mf
+
+    manifest, _ = make_bundle(tmp_path)
+    (tmp_path / "full.fp32.onnx").rename(tmp_path / "full.fp16.onnx")  # only the label matters to a plan
+    mf.save(tmp_path, replace(manifest, artifacts=(replace(manifest.artifacts[0], file="full.fp16.onnx", precision="fp16"),)))
+    args = ("build", tmp_path, "--dry-run", "--target", "jetson-orin-nx", "--dla-core", "0")
+    refused = invoke(*args, "--trt-version", "10.8")
+    assert refused.exit_code != 0 and refused.says("10.7 was the last TensorRT 10 with DLA")
+    assert "Traceback" not in refused.output
+    planned = invoke(*args, "--trt-version", "10.3")
+    assert planned.exit_code == 0, planned.output
+    assert planned.says("DLA core 0") and planned.says("TensorRT 10.3")
