@@ -70,16 +70,23 @@ def _dynamic_symbols(so: bytes) -> set[str]:
     return {line.split()[-1] for line in out.splitlines() if line.strip()}
 
 
+def _mangled(s: str) -> bool:
+    """Pieces of C++ mangled names ("N8nvinfer...", "FvRN...E", "PFiiE") that are not Python API names."""
+    if any(m in s for m in _MANGLED) or re.match(r"N\d|St\d", s):
+        return True
+    return bool(re.fullmatch(r"P*F\w*E", s) and re.search(r"[a-z]", s))
+
+
 def tensorrt_names(wheel: Path) -> dict:
     with zipfile.ZipFile(wheel) as z:
         so = z.read(next(n for n in z.namelist() if n.endswith("tensorrt.so")))
         init = z.read(next(n for n in z.namelist() if n.endswith("tensorrt_bindings/__init__.py"))).decode()
     strings = {s.decode() for s in so.split(b"\0") if _IDENT.fullmatch(s)}
     strings -= _dynamic_symbols(so)
-    strings = {s for s in strings if not any(m in s for m in _MANGLED) and not re.match(r"N\d|St\d|P*F[A-Za-z]?[NPSKRivbm]", s)}
+    strings = {s for s in strings if not _mangled(s)}
     table = {kind: sorted(s for s in strings if shape.fullmatch(s)) for kind, shape in _SHAPES.items()}
     shaped = set().union(*map(set, table.values()))
-    table["other"] = sorted(s for s in strings - shaped if re.fullmatch(r"[A-Za-z_]+[A-Za-z0-9_]*", s) and len(s) < 40)
+    table["other"] = sorted(s for s in strings - shaped if 5 <= len(s) < 40)  # 3-4 characters: random bytes
     table["python"] = sorted(_python_defs(init))
     return table
 

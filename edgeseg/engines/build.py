@@ -131,10 +131,10 @@ def engine_entry(plan: BuildPlan, device: Device, engine_path: Path, inspector_j
 
 def cached_engine(manifest: mf.Manifest, plan: BuildPlan, bundle: Path) -> mf.Engine | None:
     """The engine already built for this plan's cache key, if its file is still there and intact."""
-    for engine in manifest.engines:
-        path = bundle / engine.file
-        if engine.cache_key == plan.cache_key and path.is_file() and sha256(path) == engine.sha256:
-            return engine
+    for recorded in manifest.engines:
+        path = bundle / recorded.file
+        if recorded.cache_key == plan.cache_key and path.is_file() and sha256(path) == recorded.sha256:
+            return recorded
     return None
 
 
@@ -238,8 +238,8 @@ def build_bundle(
             report(describe(plan, cached=True))
             continue
         report(describe(plan, cached=False))
-        engine = build_one(bundle, plan, device, report, verbose)
-        manifest = manifest.with_engine(engine)
+        entry = build_one(bundle, plan, device, report, verbose)
+        manifest = manifest.with_engine(entry)
         mf.save(bundle, manifest)
-        report(f"{plan.artifact}: layers {json.dumps(engine.layer_precisions['compute_layers'])}")
+        report(f"{plan.artifact}: layers {json.dumps(entry.layer_precisions['compute_layers'])}")
     return manifest

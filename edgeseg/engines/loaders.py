@@ -33,17 +33,21 @@ def network_loader(plan: BuildPlan, onnx_path: str | Path):
     return polygraphy_trt().NetworkFromOnnxPath(str(onnx_path), strongly_typed=plan.strongly_typed)
 
 
-def config_loader(plan: BuildPlan):
-    """The builder config of the plan, when called with (builder, network)."""
+def create_config(plan: BuildPlan):
+    """Polygraphy's CreateConfig for the plan: precision flags, DLA with GPU fallback, profile, opt level."""
     pg = polygraphy_trt()
     p = plan.profile
-    create = pg.CreateConfig(
+    return pg.CreateConfig(
         profiles=[pg.Profile().add(p.input, min=p.min, opt=p.opt, max=p.max)],
         builder_optimization_level=plan.opt_level,
         use_dla=plan.dla_core is not None,
         **{FLAG_ARGUMENTS[flag]: True for flag in plan.flags},
     )
-    return pg.PostprocessConfig(create, partial(apply_plan, plan=plan))
+
+
+def config_loader(plan: BuildPlan):
+    """The builder config of the plan, when called with (builder, network): CreateConfig, then `apply_plan`."""
+    return polygraphy_trt().PostprocessConfig(create_config(plan), partial(apply_plan, plan=plan))
 
 
 def apply_plan(builder, network, config, *, plan: BuildPlan) -> None:

@@ -50,19 +50,19 @@ class PrimaryContext:
     """The device's primary CUDA context, held as pycuda's autoprimaryctx holds it."""
 
     def __init__(self, device):
-        self._ctx = device.retain_primary_context()
+        self._cuda_context = device.retain_primary_context()
 
     @contextmanager
     def current(self) -> Iterator[None]:
-        self._ctx.push()
+        self._cuda_context.push()
         try:
             yield
         finally:
-            self._ctx.pop()
+            self._cuda_context.pop()
 
     def release(self) -> None:
         """Drop the reference; pycuda releases the primary context when its wrapper goes."""
-        self._ctx = None
+        self._cuda_context = None
 
 
 def volume(shape) -> int:
@@ -95,17 +95,17 @@ class TrtRunner(Runner):
         self._lock = threading.Lock()
         self._last = threading.local()
 
-    def _start(self, trt, cuda, dev, engine: Path, zero_copy: bool | None) -> None:
+    def _start(self, trt, cuda, dev, path: Path, zero_copy: bool | None) -> None:
         self.zero_copy = use_zero_copy(
             bool(dev.get_attribute(cuda.device_attribute.INTEGRATED)),
             bool(dev.get_attribute(cuda.device_attribute.CAN_MAP_HOST_MEMORY)),
             zero_copy,
         )
         self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        self._engine = self._runtime.deserialize_cuda_engine(engine.read_bytes())
+        self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if self._engine is None:
             raise EdgesegError(
-                f"{engine.name}: TensorRT cannot load this engine (built for another GPU or TensorRT version?); "
+                f"{path.name}: TensorRT cannot load this engine (built for another GPU or TensorRT version?); "
                 "rebuild it with `edgeseg build`"
             )
         self._context = self._engine.create_execution_context()
