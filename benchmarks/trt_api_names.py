@@ -109,7 +109,8 @@ def pycuda_names(sdist: Path) -> dict:
 
         cpp, driver = read("src/wrapper/wrap_cudadrv.cpp"), read("pycuda/driver.py")
     wrapped = set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', cpp))
-    wrapped |= set(re.findall(r"(?:DEF_SIMPLE_METHOD|DEF_SIMPLE_FUNCTION|DECLARE_EXC)\(\s*([A-Za-z_][A-Za-z0-9_]*)", cpp))
+    macros = r"(?:DEF_SIMPLE_METHOD|DEF_SIMPLE_FUNCTION|DECLARE_EXC)\(\s*([A-Za-z_][A-Za-z0-9_]*)"
+    wrapped |= set(re.findall(macros, cpp))
     python = _python_defs(driver)
     python |= set(re.findall(r"^\s+[A-Z][A-Za-z]*\.([a-z_][A-Za-z0-9_]*) = ", driver, re.M))
     return {"wrapped": sorted(wrapped - {"NAME"}), "python": sorted(python)}
@@ -130,10 +131,16 @@ def main() -> None:
         folder = args.folder or Path(tmp)
         for short, version in VERSIONS.items():
             spec = f"tensorrt-cu12-bindings=={version}"
-            wheel = pip_download(spec, folder, binary=True) if args.folder is None else next(folder.glob(f"tensorrt_cu12_bindings-{version}-*.whl"))
+            if args.folder is None:
+                wheel = pip_download(spec, folder, binary=True)
+            else:
+                wheel = next(folder.glob(f"tensorrt_cu12_bindings-{version}-*.whl"))
             write(f"tensorrt-{short}", wheel.name, tensorrt_names(wheel))
         spec = f"pycuda=={PYCUDA}"
-        sdist = pip_download(spec, folder, binary=False) if args.folder is None else next(folder.glob(f"pycuda-{PYCUDA}.tar.gz"))
+        if args.folder is None:
+            sdist = pip_download(spec, folder, binary=False)
+        else:
+            sdist = next(folder.glob(f"pycuda-{PYCUDA}.tar.gz"))
         write(f"pycuda-{PYCUDA}", sdist.name, pycuda_names(sdist))
 
 

@@ -83,7 +83,12 @@ class BuildPlan:
         return {
             "strongly_typed": self.strongly_typed,
             "flags": list(self.flags),
-            "profile": {"input": self.profile.input, "min": list(self.profile.min), "opt": list(self.profile.opt), "max": list(self.profile.max)},
+            "profile": {
+                "input": self.profile.input,
+                "min": list(self.profile.min),
+                "opt": list(self.profile.opt),
+                "max": list(self.profile.max),
+            },
             "workspace_bytes": self.workspace_bytes,
             "dla_core": self.dla_core,
             "gpu_fallback": self.dla_core is not None,
@@ -130,7 +135,8 @@ def make_plan(
     _check_trt(tgt, version)
     _check_device(tgt, compute_capability)
     if artifact.precision not in tgt.precisions:
-        raise EdgesegError(f"{artifact.file}: precision {artifact.precision} is not supported on {tgt.name} ({', '.join(tgt.precisions)})")
+        supported = ", ".join(tgt.precisions)
+        raise EdgesegError(f"{artifact.file}: {artifact.precision} is not supported on {tgt.name} ({supported})")
     if opt_level not in OPT_LEVELS:
         raise EdgesegError(f"--opt-level must be 0-5 (TensorRT builder optimization level), got {opt_level}")
     notes: list[str] = []
@@ -184,13 +190,17 @@ def make_profile(
 ) -> Profile:
     spec = artifact.input
     if len(spec.shape) != 4 or not all(isinstance(d, int) for d in spec.shape[1:]):
-        raise EdgesegError(f"{artifact.file}: input {spec.name} must be (N, C, H, W) with static C, H, W, got {spec.shape}")
+        raise EdgesegError(
+            f"{artifact.file}: input {spec.name} must be (N, C, H, W) with static C, H, W, got {spec.shape}"
+        )
     rest = tuple(spec.shape[1:])
     batch = spec.shape[0]
     if isinstance(batch, int):
         for name, value in (("--min-batch", min_batch), ("--opt-batch", opt_batch), ("--max-batch", max_batch)):
             if value is not None and value != batch:
-                raise EdgesegError(f"{artifact.file} has a fixed batch of {batch}; {name} {value} needs an export with --dynamic-batch")
+                raise EdgesegError(
+                    f"{artifact.file} has a fixed batch of {batch}; {name} {value} needs an export with --dynamic-batch"
+                )
         shape = (batch, *rest)
         return Profile(spec.name, shape, shape, shape)
     lo = 1 if min_batch is None else min_batch
@@ -229,7 +239,8 @@ def _check_device(tgt: Target, cc: str) -> None:
             "build the engine on the target device (engines do not move between GPU types)"
         )
     if tgt.compute_capability is None and have < parse_cc(tgt.min_compute_capability):
-        raise EdgesegError(f"this GPU has compute capability {cc}; TensorRT 10+ needs {tgt.min_compute_capability} or newer")
+        need = tgt.min_compute_capability
+        raise EdgesegError(f"this GPU has compute capability {cc}; TensorRT 10+ needs {need} or newer")
 
 
 def _check_dla(tgt: Target, artifact: Artifact, dla_core: int | None, version: tuple[int, ...]) -> None:
@@ -240,7 +251,8 @@ def _check_dla(tgt: Target, artifact: Artifact, dla_core: int | None, version: t
     if not 0 <= dla_core < tgt.dla_cores:
         raise EdgesegError(f"{tgt.name} has DLA cores 0-{tgt.dla_cores - 1}, got --dla-core {dla_core}")
     if artifact.precision not in tgt.dla_precisions:
-        raise EdgesegError(f"DLA runs only {' or '.join(tgt.dla_precisions)}; build {artifact.file} without --dla-core or export fp16/int8")
+        runs = " or ".join(tgt.dla_precisions)
+        raise EdgesegError(f"DLA runs only {runs}; build {artifact.file} without --dla-core or export fp16/int8")
     text = ".".join(map(str, version))
     if version[0] == 10 and version[:2] > LAST_DLA_TRT10:
         raise EdgesegError(
@@ -253,7 +265,9 @@ def _check_dla(tgt: Target, artifact: Artifact, dla_core: int | None, version: t
             "drop --dla-core"
         )
     if version[0] >= 11 and not tgt.dla_trt11:
-        raise EdgesegError(f"TensorRT 11 runs DLA only on Jetson AGX Orin (JetPack 7.2.2+), not {tgt.name}; drop --dla-core")
+        raise EdgesegError(
+            f"TensorRT 11 runs DLA only on Jetson AGX Orin (JetPack 7.2.2+), not {tgt.name}; drop --dla-core"
+        )
 
 
 def _workspace_bytes(tgt: Target, workspace_gib: float | None) -> int:

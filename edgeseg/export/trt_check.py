@@ -73,17 +73,21 @@ def check_graph(model) -> dict[str, Any]:
     problems: list[dict[str, str]] = []
     notes: list[str] = []
     if opset is None or not TRT10_OPSETS[0] <= opset <= TRT10_OPSETS[1]:
-        problems.append({"node": "(model)", "op": "opset", "why": f"opset {opset} is outside TensorRT 10's {TRT10_OPSETS[0]}..{TRT10_OPSETS[1]}"})
+        lo, hi = TRT10_OPSETS
+        problems.append({"node": "(model)", "op": "opset", "why": f"opset {opset} is outside TensorRT 10's {lo}..{hi}"})
     for vi in (*model.graph.input, *model.graph.output):
         dtype = _name(vi.type.tensor_type.elem_type)
         if dtype not in F | I | BOOL | {"uint8"}:
-            problems.append({"node": vi.name, "op": "graph input/output", "why": f"element type {dtype} is not a TensorRT I/O type"})
+            why = f"element type {dtype} is not a TensorRT I/O type"
+            problems.append({"node": vi.name, "op": "graph input/output", "why": why})
     for node in model.graph.node:
         why = _node_problem(node, types, inits, onnx)
         if why:
             problems.append({"node": node.name or "(unnamed)", "op": node.op_type, "why": why})
     if any(n.op_type == "DequantizeLinear" for n in model.graph.node):
-        notes.append("explicit quantization (Q/DQ): build with strong typing on TensorRT 11, or the INT8 flag on TensorRT 10")
+        notes.append(
+            "explicit quantization (Q/DQ): build with strong typing on TensorRT 11, or the INT8 flag on TensorRT 10"
+        )
     return {
         "ok": not problems,
         "opset": opset,
@@ -180,7 +184,9 @@ def _zero_point(node, attrs, types, inits) -> str | None:
             return "zero point must be 0 (symmetric quantization)"
         dtype = _name(zp.data_type)
         if dtype != "int8":
-            return f"quantized type {dtype}; TensorRT Q/DQ takes int8 here (int32 bias quantization is ONNX Runtime-only)"
+            return (
+                f"quantized type {dtype}; TensorRT Q/DQ takes int8 here (int32 bias quantization is ONNX Runtime-only)"
+            )
     return None
 
 

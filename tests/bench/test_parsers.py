@@ -106,11 +106,15 @@ def test_jetson_clocks_locked_and_dvfs():
     assert locked["locked"] is False  # EMC min != max here although cpus and GPU are pinned
     pinned_emc = JETSON_CLOCKS_LOCKED.replace("EMC MinFreq=204000000", "EMC MinFreq=2133000000")
     assert jetson.parse_jetson_clocks(pinned_emc)["locked"] is True  # offline cpus 4-5 are ignored
-    assert jetson.parse_jetson_clocks(JETSON_CLOCKS_DVFS.replace("EMC MinFreq=204000000", "EMC MinFreq=2133000000"))["locked"] is False
+    unpinned = JETSON_CLOCKS_DVFS.replace("EMC MinFreq=204000000", "EMC MinFreq=2133000000")
+    assert jetson.parse_jetson_clocks(unpinned)["locked"] is False
 
 
 def test_tegra_release():
-    text = "# R36 (release), REVISION: 3.0, GCID: 36923193, BOARD: generic, EABI: aarch64, DATE: Fri Jul 19 23:24:25 UTC 2024\n"
+    text = (
+        "# R36 (release), REVISION: 3.0, GCID: 36923193, BOARD: generic, EABI: aarch64, "
+        "DATE: Fri Jul 19 23:24:25 UTC 2024\n"
+    )
     assert jetson.parse_tegra_release(text) == "R36.3.0"
     assert jetson.parse_tegra_release("") is None
 

@@ -31,7 +31,8 @@ def test_reader_thread_parses_a_tegrastats_like_stream():
     script = (
         "import time\n"
         "for i in range(400):\n"
-        "    print(f'RAM 2760/7620MB (lfb 4x4MB) CPU [1%@1510] VDD_IN {5000 + i}mW/5000mW VDD_SOC 1371mW/1371mW', flush=True)\n"
+        "    print(f'RAM 2760/7620MB (lfb 4x4MB) CPU [1%@1510] VDD_IN {5000 + i}mW/5000mW '\n"
+        "          'VDD_SOC 1371mW/1371mW', flush=True)\n"
         "    time.sleep(0.01)\n"
     )
     sampler = PowerSampler()

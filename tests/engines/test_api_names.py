@@ -22,7 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLES = Path(__file__).parent / "api_names"
 TENSORRT = ("tensorrt-10.3", "tensorrt-10.16", "tensorrt-11.4")  # JetPack 6, newest 10.x, newest 11.x
 PYCUDA = "pycuda-2026.1"
-FILES = ("edgeseg/engines/build.py", "edgeseg/engines/loaders.py", "edgeseg/runtime/trt.py", "edgeseg/runtime/trt_info.py")
+FILES = (
+    "edgeseg/engines/build.py",
+    "edgeseg/engines/loaders.py",
+    "edgeseg/runtime/trt.py",
+    "edgeseg/runtime/trt_info.py",
+)
 
 # Receivers (as written in the code) that hold TensorRT or pycuda objects.
 TRT_OBJECTS = {

@@ -28,7 +28,8 @@ def test_engine_record_and_cache_reuse(bundle, tmp_path):
 
     engine_path = folder / plan.engine_file
     engine_path.write_bytes(b"engine bytes written by a TensorRT build")
-    entry = build.engine_entry(plan, build.Device("NVIDIA RTX A2000", "8.6"), engine_path, (DATA / "inspector_trt10_int8.json").read_text())
+    inspector = (DATA / "inspector_trt10_int8.json").read_text()
+    entry = build.engine_entry(plan, build.Device("NVIDIA RTX A2000", "8.6"), engine_path, inspector)
     assert (entry.artifact, entry.target, entry.gpu, entry.compute_capability, entry.trt_version) == (
         "full.fp32.onnx", "cuda", "NVIDIA RTX A2000", "8.6", "10.3.0")
     assert entry.cache_key == plan.cache_key and entry.settings["profile"]["max"] == [4, 3, 32, 32]

@@ -1,9 +1,10 @@
+from dataclasses import replace
+
 import pytest
-from typer.testing import CliRunner
+from clirun import invoke
+from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
 
-from edgeseg.cli import app
-
-runner = CliRunner()
+from edgeseg import manifest as mf
 
 
 def test_build_without_tensorrt_is_one_line_with_install_hint(tmp_path):
@@ -13,58 +14,50 @@ def test_build_without_tensorrt_is_one_line_with_install_hint(tmp_path):
         pass
     else:
         pytest.skip("TensorRT is installed here")
-    from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
-
     make_bundle(tmp_path)
-    result = runner.invoke(app, ["build", str(tmp_path), "--target", "jetson-orin-nx", "--max-batch", "4"])
+    result = invoke("build", tmp_path, "--target", "jetson-orin-nx", "--max-batch", "4")
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "pip install 'edgeseg[trt]'" in lines[0] and "Traceback" not in result.output
-    result = runner.invoke(app, ["build", str(tmp_path), "--target", "jetson-orin-nx", "--dry-run"])
-    assert result.exit_code == 2 and "give --trt-version" in result.output
+    result = invoke("build", tmp_path, "--target", "jetson-orin-nx", "--dry-run")
+    assert result.exit_code == 2 and result.says("give --trt-version")
 
 
 def test_build_rejects_bad_options(tmp_path):
-    result = runner.invoke(app, ["build", str(tmp_path), "--target", "jetson-tx2"])
-    assert result.exit_code == 2 and "jetson-orin-nano" in result.output
-    result = runner.invoke(app, ["build", str(tmp_path), "--opt-level", "7"])
+    result = invoke("build", tmp_path, "--target", "jetson-tx2")
+    assert result.exit_code == 2 and result.says("jetson-orin-nano")
+    result = invoke("build", tmp_path, "--opt-level", "7")
     assert result.exit_code == 2
 
 
 def test_dry_run_prints_plans_without_tensorrt(tmp_path):
-    from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
-
     make_bundle(tmp_path)
-    result = runner.invoke(app, ["build", str(tmp_path), "--dry-run", "--trt-version", "10.3.0", "--target", "jetson-orin-nx"])
+    result = invoke("build", tmp_path, "--dry-run", "--trt-version", "10.3.0", "--target", "jetson-orin-nx")
     assert result.exit_code == 0, result.output
-    assert "full.fp32.onnx -> full.fp32.jetson-orin-nx." in result.output
-    assert "[to build]" in result.output and "sm 8.7" in result.output and "weakly typed" in result.output
-    assert "batch 1/1/4" in result.output and "workspace 2 GiB" in result.output
-    result = runner.invoke(app, ["build", str(tmp_path), "--dry-run", "--trt-version", "11.1.0", "--compute-capability", "8.9", "--max-batch", "16"])
+    assert result.says("full.fp32.onnx -> full.fp32.jetson-orin-nx.")
+    assert result.says("[to build]") and result.says("sm 8.7") and result.says("weakly typed")
+    assert result.says("batch 1/1/4") and result.says("workspace 2 GiB")
+    result = invoke("build", tmp_path, "--dry-run", "--trt-version", "11.1.0", "--compute-capability", "8.9",
+                    "--max-batch", "16")
     assert result.exit_code == 0, result.output
-    assert "strongly typed" in result.output and "batch 1/1/16" in result.output
+    assert result.says("strongly typed") and result.says("batch 1/1/16")
     for args, message in [
         (["--target", "jetson-orin-nx", "--dla-core", "3"], "DLA cores 0-1"),
         (["--target", "cuda"], "--compute-capability"),
         (["--target", "jetson-orin-nano", "--compute-capability", "8.6"], "build the engine on the target"),
     ]:
-        result = runner.invoke(app, ["build", str(tmp_path), "--dry-run", "--trt-version", "10.3.0", *args])
-        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
-    result = runner.invoke(app, ["build", str(tmp_path), "--trt-version", "10.3.0"])
-    assert result.exit_code == 2 and "only go with --dry-run" in result.output
+        result = invoke("build", tmp_path, "--dry-run", "--trt-version", "10.3.0", *args)
+        assert result.exit_code == 2 and result.says(message) and "Traceback" not in result.output
+    result = invoke("build", tmp_path, "--trt-version", "10.3.0")
+    assert result.exit_code == 2 and result.says("only go with --dry-run")
 
 
 def test_dry_run_refuses_dla_on_tensorrt_10_8_and_plans_it_on_10_3(tmp_path):
-    from clirun import invoke
-    from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
-
-    from dataclasses import replace
-
-    from edgeseg import manifest as mf
-
+    """Issue 12's acceptance: an Orin NX with TensorRT 10.8 and --dla-core 0 is refused with the reason."""
     manifest, _ = make_bundle(tmp_path)
     (tmp_path / "full.fp32.onnx").rename(tmp_path / "full.fp16.onnx")  # only the label matters to a plan
-    mf.save(tmp_path, replace(manifest, artifacts=(replace(manifest.artifacts[0], file="full.fp16.onnx", precision="fp16"),)))
+    fp16 = replace(manifest.artifacts[0], file="full.fp16.onnx", precision="fp16")
+    mf.save(tmp_path, replace(manifest, artifacts=(fp16,)))
     args = ("build", tmp_path, "--dry-run", "--target", "jetson-orin-nx", "--dla-core", "0")
     refused = invoke(*args, "--trt-version", "10.8")
     assert refused.exit_code != 0 and refused.says("10.7 was the last TensorRT 10 with DLA")

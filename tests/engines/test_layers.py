@@ -28,7 +28,10 @@ def test_trt11_fp16_sample():
     assert s["compute_layers"] == {"fp16": 2, "fp32": 1}
     assert s["data_movement_layers"] == {"fp32": 1}  # the Cast
     assert s["dominant"] == "fp16"
-    assert s["io"] == [{"name": "input", "mode": "Input", "precision": "fp32"}, {"name": "output", "mode": "Output", "precision": "fp32"}]
+    assert s["io"] == [
+        {"name": "input", "mode": "Input", "precision": "fp32"},
+        {"name": "output", "mode": "Output", "precision": "fp32"},
+    ]
 
 
 @pytest.mark.parametrize(

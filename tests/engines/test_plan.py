@@ -17,7 +17,8 @@ def artifact(precision="fp32", batch="batch", variant="L4"):
 
 
 def plan(precision="fp32", trt="10.3.0", cc="8.7", target="jetson-orin-nx", **kw):
-    return make_plan(artifact(precision, kw.pop("batch", "batch")), target=target, trt_version=trt, compute_capability=cc, **kw)
+    spec = artifact(precision, kw.pop("batch", "batch"))
+    return make_plan(spec, target=target, trt_version=trt, compute_capability=cc, **kw)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +90,9 @@ def test_tensorrt_11_before_11_4_1_has_no_dla_whatever_the_device():
     dla_everywhere = replace(get_target("jetson-agx-orin"), trt11_from="11.0")
     for version in ("11.0.0", "11.3.0", "11.4.0"):
         with pytest.raises(EdgesegError, match="no DLA on Jetson"):
-            make_plan(artifact("fp16"), target=dla_everywhere, trt_version=version, compute_capability="8.7", dla_core=0)
+            make_plan(
+                artifact("fp16"), target=dla_everywhere, trt_version=version, compute_capability="8.7", dla_core=0
+            )
 
 
 @pytest.mark.parametrize("target, cc", [("jetson-agx-orin", "8.7"), ("jetson-thor", "11.0")])
@@ -102,7 +105,9 @@ def test_jetpack_7_targets_plan_tensorrt_11_4_1_strongly_typed(target, cc):
 
 def test_profiles():
     p = plan(min_batch=1, opt_batch=2, max_batch=8)
-    assert (p.profile.input, p.profile.min, p.profile.opt, p.profile.max) == ("input", (1, 3, 64, 64), (2, 3, 64, 64), (8, 3, 64, 64))
+    assert (p.profile.input, p.profile.min, p.profile.opt, p.profile.max) == (
+        "input", (1, 3, 64, 64), (2, 3, 64, 64), (8, 3, 64, 64)
+    )
     assert plan().profile.max[0] == 4  # the Orin NX default
     assert plan(target="cuda", cc="8.6").profile.max[0] == 8
     fixed = plan(batch=2)

@@ -71,7 +71,8 @@ def test_int32_dequantize_and_opset_are_checked():
 def test_double_tensors_are_refused():
     x = helper.make_tensor_value_info("input", TensorProto.DOUBLE, [1, 3])
     y = helper.make_tensor_value_info("output", TensorProto.DOUBLE, [1, 3])
-    model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["input"], ["output"], name="r")], "g", [x], [y]))
+    relu = helper.make_node("Relu", ["input"], ["output"], name="r")
+    model = helper.make_model(helper.make_graph([relu], "g", [x], [y]))
     assert not trt_check.check_graph(model)["ok"]
     assert onnx.checker.check_model(model) is None
 

@@ -143,3 +143,16 @@ def test_a_shape_tensorrt_refuses_is_an_error_not_ignored():
     with pytest.raises(EdgesegInputError, match="outside the engine's profile"):
         runner.infer_impl({"input": np.zeros((9, 3, 4, 4), np.float32)})
     assert context.calls == ["push", "pop"]
+
+
+def test_the_runtime_imports_nothing_from_the_engine_builder():
+    """Issue 15 item 6: TensorRT facts the runtime needs live in runtime/trt_info.py, not engines/build.py."""
+    import ast
+    from pathlib import Path
+
+    import edgeseg.runtime
+
+    for path in Path(edgeseg.runtime.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert "engines" not in (node.module or ""), f"{path.name} imports {node.module}"

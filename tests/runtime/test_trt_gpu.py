@@ -26,11 +26,13 @@ def test_dynamic_batches_match_ort(engine_bundle, zero_copy):
 
     folder, manifest = engine_bundle
     rng = np.random.default_rng(0)
-    with TrtRunner(folder / manifest.engines[0].file, zero_copy=zero_copy) as trt_runner, OrtRunner(folder / "full.fp32.onnx") as ort_runner:
+    engine = folder / manifest.engines[0].file
+    with TrtRunner(engine, zero_copy=zero_copy) as trt_runner, OrtRunner(folder / "full.fp32.onnx") as ort_runner:
         assert trt_runner.max_batch == 4
         for n in (1, 3, 4, 2):
             x = rng.normal(size=(n, 3, 32, 32)).astype(np.float32)
-            np.testing.assert_allclose(trt_runner.infer({"input": x})["output"], ort_runner.infer({"input": x})["output"], atol=1e-3)
+            got, want = trt_runner.infer({"input": x})["output"], ort_runner.infer({"input": x})["output"]
+            np.testing.assert_allclose(got, want, atol=1e-3)
         with pytest.raises(EdgesegInputError, match="maximum 4"):
             trt_runner.infer({"input": np.zeros((5, 3, 32, 32), np.float32)})
 
