@@ -4,7 +4,7 @@
     python benchmarks/trt_api_names.py --from DIR # uses wheels / sdists already in DIR (offline)
 
 Facts only, read from NVIDIA's and pycuda's own files (nothing is imported or run):
-- TensorRT: the `tensorrt-cu12-bindings` wheel of each supported release. Its `tensorrt.so` is a pybind11
+- TensorRT: the `tensorrt-cu12-bindings` (and `-cu13-`) wheel of each supported release. Its `tensorrt.so` is a pybind11
   module; every class, method, property and enum member it registers is a NUL-terminated string in the
   binary. The table keeps every such string that is a Python identifier (minus the .so's own dynamic
   symbols and mangled C++ names), split by shape into classes (CamelCase), enum members (UPPER_CASE) and
@@ -33,8 +33,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-# The releases edgeseg supports: JetPack 6's TensorRT, the newest 10.x and the newest 11.x on PyPI.
-VERSIONS = {"10.3": "10.3.0", "10.16": "10.16.1.11", "11.4": "11.4.0.106"}
+# The releases edgeseg supports: JetPack 6's TensorRT, the newest 10.x and the newest 11.x on PyPI, the
+# last also built for CUDA 13 (what JetPack 7 runs). Table name -> (bindings package, version).
+VERSIONS = {
+    "tensorrt-10.3": ("tensorrt-cu12-bindings", "10.3.0"),
+    "tensorrt-10.16": ("tensorrt-cu12-bindings", "10.16.1.11"),
+    "tensorrt-11.4": ("tensorrt-cu12-bindings", "11.4.0.106"),
+    "tensorrt-11.4-cu13": ("tensorrt-cu13-bindings", "11.4.0.106"),
+}
 PYCUDA = "2026.1"
 OUT = Path(__file__).resolve().parents[1] / "tests" / "engines" / "api_names"
 
@@ -129,13 +135,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder or Path(tmp)
-        for short, version in VERSIONS.items():
-            spec = f"tensorrt-cu12-bindings=={version}"
+        for name, (package, version) in VERSIONS.items():
             if args.folder is None:
-                wheel = pip_download(spec, folder, binary=True)
+                wheel = pip_download(f"{package}=={version}", folder, binary=True)
             else:
-                wheel = next(folder.glob(f"tensorrt_cu12_bindings-{version}-*.whl"))
-            write(f"tensorrt-{short}", wheel.name, tensorrt_names(wheel))
+                wheel = next(folder.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
+            write(name, wheel.name, tensorrt_names(wheel))
         spec = f"pycuda=={PYCUDA}"
         if args.folder is None:
             sdist = pip_download(spec, folder, binary=False)

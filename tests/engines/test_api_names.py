@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = Path(__file__).parent / "api_names"
-TENSORRT = ("tensorrt-10.3", "tensorrt-10.16", "tensorrt-11.4")  # JetPack 6, newest 10.x, newest 11.x
+# JetPack 6, the newest 10.x, the newest 11.x (for CUDA 12 and for CUDA 13, as JetPack 7 runs it).
+TENSORRT = ("tensorrt-10.3", "tensorrt-10.16", "tensorrt-11.4", "tensorrt-11.4-cu13")
 PYCUDA = "pycuda-2026.1"
 FILES = (
     "edgeseg/engines/build.py",
@@ -71,7 +72,7 @@ def missing(source: str) -> list[str]:
     out = []
     for library, name, line in used_names(source):
         versions = TENSORRT if library == "tensorrt" else (PYCUDA,)
-        out += [f"line {line}: {library} {v.split('-')[1]} has no {name!r}" for v in versions if not has(v, name)]
+        out += [f"line {line}: {library} {v.split('-', 1)[1]} has no {name!r}" for v in versions if not has(v, name)]
     return out
 
 
@@ -99,7 +100,7 @@ def test_a_name_a_release_lacks_is_caught():
     assert missing("context.set_input_shape('x', s)") == []
     assert missing("context.set_binding_shape(0, s)")  # TensorRT 8's name, removed in 10
     removed_in_11 = missing("config.set_flag(trt.BuilderFlag.FP16)")  # weak typing is gone from TensorRT 11
-    assert removed_in_11 == ["line 1: tensorrt 11.4 has no 'FP16'"]
+    assert removed_in_11 == ["line 1: tensorrt 11.4 has no 'FP16'", "line 1: tensorrt 11.4-cu13 has no 'FP16'"]
     assert missing("cuda.Device(0).retain_primary_context()") == []
     assert missing("dev.make_context()") == []
     assert missing("dev.retain_primary_ctx()") == ["line 1: pycuda 2026.1 has no 'retain_primary_ctx'"]
@@ -108,7 +109,7 @@ def test_a_name_a_release_lacks_is_caught():
 def test_the_tables_are_what_the_script_writes():
     for name in (*TENSORRT, PYCUDA):
         data = json.loads((TABLES / f"{name}.json").read_text())
-        assert data["source"].startswith(("tensorrt_cu12_bindings-", "pycuda-"))
+        assert data["source"].startswith(("tensorrt_cu12_bindings-", "tensorrt_cu13_bindings-", "pycuda-"))
         assert len(table(name)) > 400
     for name in ("Builder", "IBuilderConfig", "set_input_shape", "execute_async_v3", "STRONGLY_TYPED", "INT8"):
         assert all(has(version, name) for version in TENSORRT)
