@@ -52,10 +52,11 @@ HAVE_PYCUDA=1; has pycuda.driver || HAVE_PYCUDA=0
 HAVE_TORCH_CUDA=1; "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null || HAVE_TORCH_CUDA=0
 note "found: tensorrt=$HAVE_TRT pycuda=$HAVE_PYCUDA torch_cuda=$HAVE_TORCH_CUDA"
 
-# 1. The gpu-marked tests (they skip themselves, with the reason, where TensorRT/pycuda/a GPU is missing),
-#    and the CPU tests of the TensorRT code next to them.
-step pytest_gpu 240 "$PY" -m pytest -q -rs -m gpu --timeout 200 -p no:cacheprovider
-step pytest_trt_unit 120 "$PY" -m pytest -q -p no:cacheprovider tests/engines tests/runtime/test_trt_errors.py
+# 1. Every file with gpu-marked tests (they skip themselves, with the reason, where TensorRT, pycuda or a
+#    GPU is missing) and the CPU tests of the TensorRT code, in one run.
+GPU_TESTS=$(grep -rl "pytest.mark.gpu" tests | sort -u)
+# shellcheck disable=SC2086
+step pytest 300 "$PY" -m pytest -q -rs -p no:cacheprovider --timeout 240 tests/engines tests/runtime/test_trt_errors.py $GPU_TESTS
 
 # 2. torch CUDA, fp32 against AMP; pycuda buffers and events.
 step torch_amp 60 "$PY" benchmarks/gpu_probe.py torch "$OUT"
