@@ -33,7 +33,7 @@ step() {
   if [ "$rc" -eq 0 ]; then
     note "ok       $name ($((SECONDS - t0)) s)"
   elif [ "$rc" -eq 3 ]; then
-    note "skipped  $name: $(tail -n 1 "$OUT/$name.txt")"
+    note "skipped  $name: $(grep -m 1 '^{"missing"' "$OUT/$name.txt" || tail -n 1 "$OUT/$name.txt")"
   else
     note "FAILED   $name (exit $rc after $((SECONDS - t0)) s; see $name.txt)"
     FAILED=1

@@ -82,13 +82,17 @@ def ort_cuda(out: Path) -> dict:
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return {"missing": f"onnxruntime {ort.__version__} has no CUDAExecutionProvider"}
-    from edgeseg.runtime import OrtRunner
+    from edgeseg.runtime import BackendUnavailable, OrtRunner
 
     onnx = sorted((out / "bundle").glob("*.fp32.onnx"))
     if not onnx:
         return {"missing": "no fp32 ONNX in OUT/bundle (the export step failed)"}
     x = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
-    with OrtRunner(onnx[0], "ort-cuda") as gpu, OrtRunner(onnx[0], "ort-cpu") as cpu:
+    try:
+        gpu = OrtRunner(onnx[0], "ort-cuda")
+    except BackendUnavailable as exc:  # the GPU wheel without a usable GPU or CUDA libraries
+        return {"missing": str(exc)}
+    with gpu, OrtRunner(onnx[0], "ort-cpu") as cpu:
         name = gpu.inputs[0].name
         on_gpu, on_cpu = gpu.infer({name: x})[gpu.outputs[0].name], cpu.infer({name: x})[cpu.outputs[0].name]
         diff = float(np.abs(on_gpu - on_cpu).max())
