@@ -100,7 +100,7 @@ TARGETS: dict[str, Target] = {
             dla_trt11=True,
             power=JETSON_POWER,
         ),
-        Target(
+        Target(  # T5000 module: 2560 CUDA cores, 128 GB LPDDR5x, no DLA (RidgeRun's T5000 SoM overview)
             name="jetson-thor",
             description="Jetson AGX Thor T5000 128 GB (Blackwell, 2560 CUDA cores, no DLA), JetPack 7 "
             "(TensorRT 11.4.1+ from JetPack 7.2.2)",
