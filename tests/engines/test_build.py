@@ -159,3 +159,14 @@ def test_the_engine_is_saved_before_the_timing_cache_and_a_cache_failure_is_not_
     path = build.save(folder, plan, b"engine", Config(), notes.append)
     assert path.read_bytes() == b"engine" and "timing cache not saved" in notes[-1]
     path.unlink()
+
+
+def test_a_polygraphy_failure_is_one_edgeseg_error():
+    exception = pytest.importorskip("polygraphy.exception", reason="polygraphy is part of edgeseg[trt]")
+    from edgeseg.errors import EdgesegError
+
+    expected = pytest.raises(EdgesegError, match="TensorRT cannot parse m.onnx: Failed to parse ONNX model")
+    with expected, build._polygraphy_errors("TensorRT cannot parse m.onnx"):
+        raise exception.PolygraphyException("Failed to parse ONNX model")
+    with pytest.raises(KeyError), build._polygraphy_errors("not this"):  # other errors pass unchanged
+        raise KeyError("x")
