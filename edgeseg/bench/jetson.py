@@ -7,6 +7,7 @@ permission error becomes a `reason` string in the result.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -134,8 +135,6 @@ def capture() -> dict | None:
     if not is_jetson():
         return None
     release = None
-    try:
+    with contextlib.suppress(OSError):
         release = parse_tegra_release(TEGRA_RELEASE.read_text(errors="replace"))
-    except OSError:
-        pass
     return {"model": board_model(), "l4t": release, "nvpmodel": nvpmodel(), "clocks": clocks()}

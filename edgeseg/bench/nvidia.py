@@ -5,6 +5,7 @@ Parsers are pure and unit-tested on recorded-format samples; probes never raise.
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from .probe import run_tool
@@ -107,10 +108,8 @@ def _nvml_gpus() -> dict | None:
     except Exception:  # noqa: BLE001  (any NVML failure: fall back to nvidia-smi)
         return None
     finally:
-        try:
+        with contextlib.suppress(Exception):
             pynvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def _nvml_power(pynvml, handle) -> float | None:

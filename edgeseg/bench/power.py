@@ -1,5 +1,5 @@
 """Power sampled in the background while a benchmark runs: `tegrastats` on Jetson (module input rail),
-NVML (pynvml, if importable) or `nvidia-smi -lms` on desktop GPUs (board power of GPU 0).
+NVML (pynvml, if importable) or `nvidia-smi --loop-ms` on desktop GPUs (board power of GPU 0).
 
 One `PowerSampler` runs for the whole benchmark; each row asks for the samples that fall inside its
 own timed window, which gives the average watts, millijoules per image and images/s per watt
@@ -46,7 +46,8 @@ class PowerSampler:
         elif self._start_nvml():
             pass
         elif shutil.which("nvidia-smi") and _has_gpu():
-            cmd = ["nvidia-smi", "--query-gpu=power.draw", "--format=csv,noheader,nounits", f"-lms={self.interval_ms}"]
+            query = ["--query-gpu=power.draw", "--format=csv,noheader,nounits"]
+            cmd = ["nvidia-smi", *query, f"--loop-ms={self.interval_ms}"]
             self._start_process(cmd, _smi_watts, "nvidia-smi", "GPU 0 board power")
         else:
             self.reason = "no power source: not a Jetson (tegrastats) and no NVIDIA GPU (NVML / nvidia-smi)"
@@ -115,7 +116,8 @@ class PowerSampler:
         with self._lock:
             watts = [w for t, w in self._samples if t0 <= t <= t1]
         if len(watts) < 2:
-            return {"source": self.source, "reason": f"fewer than 2 samples in {t1 - t0:.2f} s (sampling every {self.interval_ms} ms); use --duration"}
+            why = f"fewer than 2 samples in {t1 - t0:.2f} s (sampling every {self.interval_ms} ms); use --duration"
+            return {"source": self.source, "reason": why}
         avg = sum(watts) / len(watts)
         return {
             "source": self.source,

@@ -5,8 +5,9 @@ documented formats are read:
 - TensorRT 10: each layer's tensors carry one "Format/Datatype" string, e.g.
   "Row major linear FP16 format", "Thirty-two wide channel vectorized row major Int8 format", "Float";
   I/O tensor names are listed under "Bindings".
-- TensorRT 11: that string is split into "Format" and "DataType" ("Float", "Half", "Int8", ...), and
-  "Bindings" became "I/O Tensors" (objects).
+- TensorRT 11: that string is split into "Format" and "Datatype" ("Float", "Half", "Int8", ...; lower-case
+  t, as Polygraphy's inspector reads it), and "Bindings" became "I/O Tensors" (objects whose key is
+  "DataType", next to "IOMode").
 Needs ProfilingVerbosity.DETAILED at build time; with less, layers are plain names and count as unknown.
 """
 
@@ -20,10 +21,13 @@ from typing import Any
 DATA_MOVEMENT = frozenset({"Reformat", "NoOp", "Shuffle", "Constant", "Identity", "Cast", "Shape", "Slice", "Gather"})
 MAX_LISTED = 20  # names of fp32 compute layers listed in the manifest
 
-# Ordered: the first word found wins ("bfloat16" before "float16" before "float").
+# Ordered: the first word found wins ("bfloat16" before "float16" before "float", "uint8" before "int8").
 _WORDS = (
+    ("uint8", "uint8"),
     ("int8", "int8"),
     ("fp8", "fp8"),
+    ("float8", "fp8"),
+    ("float4", "fp4"),
     ("bf16", "bf16"),
     ("bfloat16", "bf16"),
     ("fp16", "fp16"),
@@ -37,11 +41,15 @@ _WORDS = (
 )
 
 
+# Where a tensor entry states its type: TensorRT 11 layers, TensorRT 11 I/O tensors, TensorRT 10 layers.
+_TYPE_KEYS = ("Datatype", "DataType", "Format/Datatype", "Format/DataType")
+
+
 def tensor_precision(tensor: Any) -> str:
     """Precision of one tensor entry of a layer (TensorRT 10 or 11 format); "unknown" when not stated."""
     if not isinstance(tensor, dict):
         return "unknown"
-    text = tensor.get("DataType") or tensor.get("Format/Datatype") or tensor.get("Format/DataType") or ""
+    text = next((tensor[k] for k in _TYPE_KEYS if tensor.get(k)), "")
     text = str(text).lower()
     if text.startswith("n/a"):
         return "unknown"
@@ -64,7 +72,7 @@ def layer_precision(layer: Any) -> str:
 
 
 def _lowest(precisions: list[str]) -> str:
-    order = ("int8", "fp8", "fp16", "bf16", "fp32", "int32", "int64", "bool")
+    order = ("fp4", "int8", "uint8", "fp8", "fp16", "bf16", "fp32", "int32", "int64", "bool")
     return min(precisions, key=lambda p: order.index(p) if p in order else len(order))
 
 

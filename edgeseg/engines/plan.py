@@ -9,7 +9,10 @@ returns a frozen `BuildPlan`; `edgeseg.engines.build` only carries the plan out.
   graph gets the INT8 flag and no calibrator (its scales are in the graph: explicit quantization).
   On DLA an int8 graph also gets FP16, because DLA runs the layers between Q/DQ pairs in fp16.
 - DLA needs fp16 or int8 and always gets GPU fallback for layers it cannot run; it has no dynamic
-  shapes, so its profile is the one opt batch (min = opt = max).
+  shapes, so its profile is the one opt batch (min = opt = max). TensorRT runs DLA only up to 10.7 and
+  again from 11.4.1, there only on Jetson AGX Orin with JetPack 7.2.2+ (see targets.py for the sources);
+  other combinations are refused here, with the reason.
+- TensorRT 11 exists on Jetson only from 11.4.1 (JetPack 7.2.2, AGX Orin and Thor): JetPack 6 has none.
 - One optimization profile for the input's batch axis (min/opt/max); height and width are static.
 - The cache key hashes everything that changes the engine's bytes: ONNX sha256, TensorRT version,
   compute capability, precision and settings. An engine whose key is already in the manifest is reused.
@@ -28,7 +31,8 @@ from .targets import Target, get_target, parse_cc
 GIB = 1 << 30
 OPT_LEVELS = range(6)
 DEFAULT_OPT_LEVEL = 3  # TensorRT's own default
-MIN_DLA_TRT11 = (11, 4, 1)  # first TensorRT 11 with DLA again (Jetson AGX Orin, JetPack 7.2.2+)
+LAST_DLA_TRT10 = (10, 7)  # TensorRT 10.8+ dropped DLA ("Working with DLA", TensorRT 11.4.1 docs)
+FIRST_DLA_TRT11 = (11, 4, 1)  # DLA back, on Jetson AGX Orin with JetPack 7.2.2+ only (same page)
 
 
 def parse_version(version: str) -> tuple[int, ...]:
@@ -79,7 +83,12 @@ class BuildPlan:
         return {
             "strongly_typed": self.strongly_typed,
             "flags": list(self.flags),
-            "profile": {"input": self.profile.input, "min": list(self.profile.min), "opt": list(self.profile.opt), "max": list(self.profile.max)},
+            "profile": {
+                "input": self.profile.input,
+                "min": list(self.profile.min),
+                "opt": list(self.profile.opt),
+                "max": list(self.profile.max),
+            },
             "workspace_bytes": self.workspace_bytes,
             "dla_core": self.dla_core,
             "gpu_fallback": self.dla_core is not None,
@@ -126,7 +135,8 @@ def make_plan(
     _check_trt(tgt, version)
     _check_device(tgt, compute_capability)
     if artifact.precision not in tgt.precisions:
-        raise EdgesegError(f"{artifact.file}: precision {artifact.precision} is not supported on {tgt.name} ({', '.join(tgt.precisions)})")
+        supported = ", ".join(tgt.precisions)
+        raise EdgesegError(f"{artifact.file}: {artifact.precision} is not supported on {tgt.name} ({supported})")
     if opt_level not in OPT_LEVELS:
         raise EdgesegError(f"--opt-level must be 0-5 (TensorRT builder optimization level), got {opt_level}")
     notes: list[str] = []
@@ -180,13 +190,17 @@ def make_profile(
 ) -> Profile:
     spec = artifact.input
     if len(spec.shape) != 4 or not all(isinstance(d, int) for d in spec.shape[1:]):
-        raise EdgesegError(f"{artifact.file}: input {spec.name} must be (N, C, H, W) with static C, H, W, got {spec.shape}")
+        raise EdgesegError(
+            f"{artifact.file}: input {spec.name} must be (N, C, H, W) with static C, H, W, got {spec.shape}"
+        )
     rest = tuple(spec.shape[1:])
     batch = spec.shape[0]
     if isinstance(batch, int):
         for name, value in (("--min-batch", min_batch), ("--opt-batch", opt_batch), ("--max-batch", max_batch)):
             if value is not None and value != batch:
-                raise EdgesegError(f"{artifact.file} has a fixed batch of {batch}; {name} {value} needs an export with --dynamic-batch")
+                raise EdgesegError(
+                    f"{artifact.file} has a fixed batch of {batch}; {name} {value} needs an export with --dynamic-batch"
+                )
         shape = (batch, *rest)
         return Profile(spec.name, shape, shape, shape)
     lo = 1 if min_batch is None else min_batch
@@ -198,13 +212,23 @@ def make_profile(
 
 
 def _check_trt(tgt: Target, version: tuple[int, ...]) -> None:
-    if version[0] >= 10:
+    text = ".".join(map(str, version))
+    if version[0] < 10:
+        old_jetpack = tgt.max_trt and parse_version(tgt.max_trt)[0] < 10
+        hint = f" ({tgt.name}'s last JetPack {tgt.jetpack} ships TensorRT {tgt.max_trt})" if old_jetpack else ""
+        raise EdgesegError(
+            f"TensorRT {text} is too old: edgeseg builds engines with TensorRT 10 or 11{hint}; "
+            "run the bundle with --backend ort-cuda or ort-cpu instead"
+        )
+    if version[0] < 11:
         return
-    hint = f" ({tgt.name}'s last JetPack {tgt.jetpack} ships TensorRT {tgt.max_trt})" if tgt.max_trt and parse_version(tgt.max_trt)[0] < 10 else ""
-    raise EdgesegError(
-        f"TensorRT {'.'.join(map(str, version))} is too old: edgeseg builds engines with TensorRT 10 or 11{hint}; "
-        "run the bundle with --backend ort-cuda or ort-cpu instead"
-    )
+    if tgt.trt11_from is None:
+        raise EdgesegError(
+            f"{tgt.name} has no TensorRT 11: its JetPack {tgt.jetpack} ships TensorRT {tgt.max_trt}, and TensorRT 11 "
+            "supports only Jetson AGX Orin and Thor (JetPack 7.2.2+); plan for TensorRT 10"
+        )
+    if version < parse_version(tgt.trt11_from):
+        raise EdgesegError(f"TensorRT {text} does not support {tgt.name}: TensorRT 11 there starts at {tgt.trt11_from}")
 
 
 def _check_device(tgt: Target, cc: str) -> None:
@@ -215,7 +239,8 @@ def _check_device(tgt: Target, cc: str) -> None:
             "build the engine on the target device (engines do not move between GPU types)"
         )
     if tgt.compute_capability is None and have < parse_cc(tgt.min_compute_capability):
-        raise EdgesegError(f"this GPU has compute capability {cc}; TensorRT 10+ needs {tgt.min_compute_capability} or newer")
+        need = tgt.min_compute_capability
+        raise EdgesegError(f"this GPU has compute capability {cc}; TensorRT 10+ needs {need} or newer")
 
 
 def _check_dla(tgt: Target, artifact: Artifact, dla_core: int | None, version: tuple[int, ...]) -> None:
@@ -226,9 +251,23 @@ def _check_dla(tgt: Target, artifact: Artifact, dla_core: int | None, version: t
     if not 0 <= dla_core < tgt.dla_cores:
         raise EdgesegError(f"{tgt.name} has DLA cores 0-{tgt.dla_cores - 1}, got --dla-core {dla_core}")
     if artifact.precision not in tgt.dla_precisions:
-        raise EdgesegError(f"DLA runs only {' or '.join(tgt.dla_precisions)}; build {artifact.file} without --dla-core or export fp16/int8")
-    if version[0] >= 11 and version < MIN_DLA_TRT11:
-        raise EdgesegError(f"TensorRT {'.'.join(map(str, version))} has no DLA support (back in 11.4.1 for Jetson AGX Orin); drop --dla-core")
+        runs = " or ".join(tgt.dla_precisions)
+        raise EdgesegError(f"DLA runs only {runs}; build {artifact.file} without --dla-core or export fp16/int8")
+    text = ".".join(map(str, version))
+    if version[0] == 10 and version[:2] > LAST_DLA_TRT10:
+        raise EdgesegError(
+            f"TensorRT {text} has no DLA: 10.7 was the last TensorRT 10 with DLA (JetPack 6 ships 10.3); "
+            "plan for that TensorRT or drop --dla-core"
+        )
+    if version[0] >= 11 and version < FIRST_DLA_TRT11:
+        raise EdgesegError(
+            f"TensorRT {text} has no DLA on Jetson (back in 11.4.1, on Jetson AGX Orin with JetPack 7.2.2+); "
+            "drop --dla-core"
+        )
+    if version[0] >= 11 and not tgt.dla_trt11:
+        raise EdgesegError(
+            f"TensorRT 11 runs DLA only on Jetson AGX Orin (JetPack 7.2.2+), not {tgt.name}; drop --dla-core"
+        )
 
 
 def _workspace_bytes(tgt: Target, workspace_gib: float | None) -> int:

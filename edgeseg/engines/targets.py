@@ -3,6 +3,13 @@
 Numbers are the NVIDIA module specs for the largest memory variant sold under each name (an 8 GB
 Orin NX has 1 DLA core, the 16 GB one 2). A TensorRT engine only runs on the compute capability and
 TensorRT version it was built with, which is why a Jetson engine is built on the Jetson itself.
+
+Which TensorRT runs where, and where DLA works (TensorRT 11.4.1 docs: "Working with DLA",
+"Migrating TensorRT from 10.x to 11.x on Jetson/JetPack", release notes 11.4.1): TensorRT 11.4.1 supports
+JetPack 7.2.2+ on Jetson AGX Orin and Jetson Thor only; Jetson Orin on JetPack 6 stays on TensorRT 10
+(JetPack 6 ships 10.3). DLA: TensorRT 10.7 was the last 10.x with it; 11.0-11.3 have none, 11.4.0 only
+on Windows on ARM; 11.4.1+ on Jetson AGX Orin with JetPack 7.2.2+, strongly typed. Thor has no DLA.
+Compute capabilities: NVIDIA's "CUDA GPU Compute Capability" table (Orin 8.7, Jetson T5000/T4000 11.0).
 """
 
 from __future__ import annotations
@@ -27,11 +34,16 @@ class Target:
     jetpack: str | None = None  # newest JetPack for the module
     max_trt: str | None = None  # newest TensorRT that JetPack ships; None: whatever pip/NVIDIA offers
     min_compute_capability: str = "7.5"  # TensorRT 10 supports Turing and newer on desktop GPUs
+    trt11_from: str | None = "11.0"  # first TensorRT 11 release for this device; None: no TensorRT 11 there
+    dla_trt11: bool = False  # TensorRT 11 (11.4.1+) runs DLA here
+    power: str = "NVML or nvidia-smi: board power of GPU 0"  # what `edgeseg bench` reads watts from
 
     @property
     def is_jetson(self) -> bool:
         return self.name.startswith("jetson-")
 
+
+JETSON_POWER = "tegrastats: module input rail (VDD_IN, VIN_SYS_5V0 or POM_5V_IN)"
 
 TARGETS: dict[str, Target] = {
     t.name: t
@@ -47,7 +59,7 @@ TARGETS: dict[str, Target] = {
         ),
         Target(
             name="jetson-orin-nano",
-            description="Jetson Orin Nano 8 GB (Ampere, 1024 CUDA cores), JetPack 6",
+            description="Jetson Orin Nano 8 GB (Ampere, 1024 CUDA cores), JetPack 6 (TensorRT 10.3)",
             compute_capability="8.7",
             dla_cores=0,
             memory_gib=8.0,
@@ -56,10 +68,12 @@ TARGETS: dict[str, Target] = {
             default_max_batch=4,
             jetpack="6",
             max_trt="10.3",
+            trt11_from=None,
+            power=JETSON_POWER,
         ),
         Target(
             name="jetson-orin-nx",
-            description="Jetson Orin NX 16 GB (Ampere, 1024 CUDA cores, 2 DLA), JetPack 6",
+            description="Jetson Orin NX 16 GB (Ampere, 1024 CUDA cores, 2 DLA), JetPack 6 (TensorRT 10.3)",
             compute_capability="8.7",
             dla_cores=2,
             memory_gib=16.0,
@@ -68,17 +82,37 @@ TARGETS: dict[str, Target] = {
             default_max_batch=4,
             jetpack="6",
             max_trt="10.3",
+            trt11_from=None,
+            power=JETSON_POWER,
         ),
         Target(
             name="jetson-agx-orin",
-            description="Jetson AGX Orin 64 GB (Ampere, 2048 CUDA cores, 2 DLA), JetPack 6",
+            description="Jetson AGX Orin 64 GB (Ampere, 2048 CUDA cores, 2 DLA), JetPack 6 (TensorRT 10.3) "
+            "or JetPack 7.2.2+ (TensorRT 11.4.1+, DLA strongly typed)",
             compute_capability="8.7",
             dla_cores=2,
             memory_gib=64.0,
             default_workspace_gib=4.0,
             precisions=("fp32", "fp16", "int8"),
-            jetpack="6",
-            max_trt="10.3",
+            jetpack="7.2.2",
+            max_trt="11.4.1",
+            trt11_from="11.4.1",
+            dla_trt11=True,
+            power=JETSON_POWER,
+        ),
+        Target(  # T5000 module: 2560 CUDA cores, 128 GB LPDDR5x, no DLA (RidgeRun's T5000 SoM overview)
+            name="jetson-thor",
+            description="Jetson AGX Thor T5000 128 GB (Blackwell, 2560 CUDA cores, no DLA), JetPack 7 "
+            "(TensorRT 11.4.1+ from JetPack 7.2.2)",
+            compute_capability="11.0",
+            dla_cores=0,
+            memory_gib=128.0,
+            default_workspace_gib=8.0,
+            precisions=("fp32", "fp16", "int8"),
+            jetpack="7.2.2",
+            max_trt="11.4.1",
+            trt11_from="11.4.1",
+            power=JETSON_POWER + " (Thor's rail names are unverified here: without a known input rail, the sum)",
         ),
         Target(
             name="jetson-xavier-nx",
@@ -91,6 +125,8 @@ TARGETS: dict[str, Target] = {
             default_max_batch=4,
             jetpack="5.1",
             max_trt="8.5",
+            trt11_from=None,
+            power=JETSON_POWER,
         ),
     )
 }

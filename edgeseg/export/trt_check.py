@@ -1,8 +1,10 @@
 """Will TensorRT's ONNX parser take this graph? A check on the ONNX alone, no TensorRT needed.
 
 The rules restate, for the operators a segmentation CNN can contain, what onnx-tensorrt's
-`docs/operators.md` (TensorRT 10.x) says each operator accepts: element types, attribute values
-(Resize modes, pooling rank and dilations, Q/DQ zero points) and the opset range. An operator not in
+`docs/operators.md` says each operator accepts: element types, attribute values (Resize modes, pooling
+rank and dilations, Q/DQ zero points) and the opset range. The table is the one of TensorRT 10.1
+(branch 10.1-GA, the oldest 10.x table published, so it holds for JetPack 6's 10.3), compared with
+TensorRT 10.15's: where they differ the narrower one is kept (10.15 adds INT32/INT64 to Pow). An operator not in
 the table is reported as unsupported rather than guessed at; so are operators from other domains
 (e.g. ONNX Runtime's `com.microsoft` fused or QLinear* operators). `check_graph` returns the result
 stored in the manifest; `require_compatible` raises naming the first offending node.
@@ -15,7 +17,7 @@ from typing import Any
 
 from ..errors import EdgesegError
 
-RULES = "onnx-tensorrt docs/operators.md, TensorRT 10.x (restated for CNN segmentation operators)"
+RULES = "onnx-tensorrt docs/operators.md of TensorRT 10.1 (narrower than 10.15's; restated for segmentation CNNs)"
 TRT10_OPSETS = (9, 20)  # TensorRT 10.0 parses opsets 9..20 (later 10.x and 11.x parse newer ones too)
 
 F = {"float32", "float16", "bfloat16"}
@@ -25,9 +27,33 @@ QUANT = {"int8"}
 
 # op type -> element types TensorRT accepts on its float/int data tensors
 OPS: dict[str, set[str]] = {
-    **dict.fromkeys(("Conv", "ConvTranspose", "BatchNormalization", "InstanceNormalization", "GroupNormalization", "LayerNormalization", "MatMul", "Gemm", "AveragePool", "MaxPool", "GlobalAveragePool", "GlobalMaxPool", "Resize", "Upsample", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Elu", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "Softplus", "Selu", "Gelu", "Mish", "Floor", "Ceil", "Round", "Clip", "Dropout"), F),
-    **dict.fromkeys(("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Abs", "Neg", "Relu", "Sign", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ArgMax", "ArgMin", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Range", "Pad"), F | I),
-    **dict.fromkeys(("Concat", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather", "Expand", "Tile", "Identity", "Where", "Shape", "Size", "DepthToSpace", "SpaceToDepth", "Constant", "ConstantOfShape", "Cast", "CastLike"), F | I | BOOL),
+    **dict.fromkeys(
+        (
+            "Conv", "ConvTranspose", "BatchNormalization", "InstanceNormalization", "GroupNormalization",
+            "LayerNormalization", "MatMul", "Gemm", "AveragePool", "MaxPool", "GlobalAveragePool", "GlobalMaxPool",
+            "Resize", "Upsample", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Erf", "Exp", "Log", "Sqrt",
+            "Reciprocal", "Elu", "LeakyRelu", "PRelu", "HardSigmoid", "HardSwish", "Softplus", "Selu", "Gelu",
+            "Floor", "Ceil", "Round", "Clip", "Dropout", "Pow",
+        ),
+        F,
+    ),
+    "Mish": {"float32", "float16"},
+    **dict.fromkeys(
+        (
+            "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean", "Abs", "Neg", "Relu", "Sign", "ReduceSum",
+            "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ArgMax", "ArgMin", "Equal", "Greater",
+            "GreaterOrEqual", "Less", "LessOrEqual", "Range", "Pad", "DepthToSpace", "SpaceToDepth",
+        ),
+        F | I,
+    ),
+    **dict.fromkeys(
+        (
+            "Concat", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather",
+            "Expand", "Tile", "Identity", "Where", "Shape", "Size", "Constant", "ConstantOfShape",
+        ),
+        F | I | BOOL,
+    ),
+    **dict.fromkeys(("Cast", "CastLike"), F | I | BOOL | {"uint8"}),
     **dict.fromkeys(("And", "Or", "Xor", "Not"), BOOL),
     "QuantizeLinear": F,
     "DequantizeLinear": QUANT,
@@ -47,17 +73,21 @@ def check_graph(model) -> dict[str, Any]:
     problems: list[dict[str, str]] = []
     notes: list[str] = []
     if opset is None or not TRT10_OPSETS[0] <= opset <= TRT10_OPSETS[1]:
-        problems.append({"node": "(model)", "op": "opset", "why": f"opset {opset} is outside TensorRT 10's {TRT10_OPSETS[0]}..{TRT10_OPSETS[1]}"})
+        lo, hi = TRT10_OPSETS
+        problems.append({"node": "(model)", "op": "opset", "why": f"opset {opset} is outside TensorRT 10's {lo}..{hi}"})
     for vi in (*model.graph.input, *model.graph.output):
         dtype = _name(vi.type.tensor_type.elem_type)
         if dtype not in F | I | BOOL | {"uint8"}:
-            problems.append({"node": vi.name, "op": "graph input/output", "why": f"element type {dtype} is not a TensorRT I/O type"})
+            why = f"element type {dtype} is not a TensorRT I/O type"
+            problems.append({"node": vi.name, "op": "graph input/output", "why": why})
     for node in model.graph.node:
         why = _node_problem(node, types, inits, onnx)
         if why:
             problems.append({"node": node.name or "(unnamed)", "op": node.op_type, "why": why})
     if any(n.op_type == "DequantizeLinear" for n in model.graph.node):
-        notes.append("explicit quantization (Q/DQ): build with strong typing on TensorRT 11, or the INT8 flag on TensorRT 10")
+        notes.append(
+            "explicit quantization (Q/DQ): build with strong typing on TensorRT 11, or the INT8 flag on TensorRT 10"
+        )
     return {
         "ok": not problems,
         "opset": opset,
@@ -138,8 +168,8 @@ def _conv(node, attrs, types, inits) -> str | None:
     kernel = attrs.get("kernel_shape")
     if kernel is None and node.input[1] in inits:
         kernel = list(inits[node.input[1]].dims[2:])
-    if kernel is not None and len(kernel) not in (2, 3):
-        return f"{len(kernel)}D convolution; TensorRT convolves in 2D or 3D only"
+    if kernel is not None and len(kernel) not in (1, 2, 3):
+        return f"{len(kernel)}D convolution; TensorRT convolves in 1D, 2D or 3D only"
     return None
 
 
@@ -154,7 +184,9 @@ def _zero_point(node, attrs, types, inits) -> str | None:
             return "zero point must be 0 (symmetric quantization)"
         dtype = _name(zp.data_type)
         if dtype != "int8":
-            return f"quantized type {dtype}; TensorRT Q/DQ takes int8 here (int32 bias quantization is ONNX Runtime-only)"
+            return (
+                f"quantized type {dtype}; TensorRT Q/DQ takes int8 here (int32 bias quantization is ONNX Runtime-only)"
+            )
     return None
 
 

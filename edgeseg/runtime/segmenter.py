@@ -133,7 +133,7 @@ def open_runner(name: str, bundle: Path, manifest: mf.Manifest, artifact: mf.Art
     if name not in BACKENDS:
         raise EdgesegError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
     if name == "tensorrt":
-        from ..engines.build import current_device, trt_version
+        from .trt_info import current_device, trt_version
         from .trt import TrtRunner
 
         device = current_device()

@@ -6,6 +6,11 @@ asynchronously, runs `execute_async_v3` and copies back on the same stream. On a
 (Jetson) the host buffers are mapped into the GPU's address space and no copies are made.
 A lock makes one runner safe to share between threads (one context, one stream).
 
+The device's primary context is used the way pycuda's own `pycuda.autoprimaryctx` does: retained once,
+pushed around each use and popped after, and released by pycuda when the runner drops its last
+reference. Never `detach()`: on a primary context that is not current, pycuda's detach pushes it and
+releases it without popping, and from another thread than the creator it does nothing.
+
 Timing hook (used by `edgeseg bench`): CUDA events are recorded on the stream around the H2D copies,
 `execute_async_v3` and the D2H copies; `last_timings()` returns {"h2d", "compute", "d2h"} in
 milliseconds for the calling thread's last `infer`.
@@ -14,12 +19,15 @@ milliseconds for the calling thread's last `infer`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EdgesegError, EdgesegInputError, require
 from .base import Runner, TensorInfo
+from .trt_info import cuda_errors
 
 
 def use_zero_copy(integrated: bool, can_map_host_memory: bool, requested: bool | None = None) -> bool:
@@ -29,6 +37,32 @@ def use_zero_copy(integrated: bool, can_map_host_memory: bool, requested: bool |
     if requested and not can_map_host_memory:
         raise EdgesegError("this GPU cannot map host memory; run without zero_copy=True")
     return requested
+
+
+def set_input_shape(context, name: str, shape) -> None:
+    """TensorRT answers False (and logs why) for a shape outside the engine's optimization profile."""
+    if not context.set_input_shape(name, tuple(shape)):
+        want = "x".join(map(str, shape))
+        raise EdgesegInputError(f"TensorRT refused shape {want} for input {name!r} (outside the engine's profile)")
+
+
+class PrimaryContext:
+    """The device's primary CUDA context, held as pycuda's autoprimaryctx holds it."""
+
+    def __init__(self, device):
+        self._cuda_context = device.retain_primary_context()
+
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        self._cuda_context.push()
+        try:
+            yield
+        finally:
+            self._cuda_context.pop()
+
+    def release(self) -> None:
+        """Drop the reference; pycuda releases the primary context when its wrapper goes."""
+        self._cuda_context = None
 
 
 def volume(shape) -> int:
@@ -46,34 +80,39 @@ class TrtRunner(Runner):
         trt = require("tensorrt", "trt")
         cuda = require("pycuda.driver", "trt")
         self._cuda = cuda
-        cuda.init()
-        if cuda.Device.count() <= device:
-            raise EdgesegError(f"no CUDA device {device}; the tensorrt backend needs an NVIDIA GPU")
-        dev = cuda.Device(device)
-        self._ctx = dev.retain_primary_context()
-        self._ctx.push()
-        try:
-            self.zero_copy = use_zero_copy(
-                bool(dev.get_attribute(cuda.device_attribute.INTEGRATED)),
-                bool(dev.get_attribute(cuda.device_attribute.CAN_MAP_HOST_MEMORY)),
-                zero_copy,
-            )
-            self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-            self._engine = self._runtime.deserialize_cuda_engine(Path(engine).read_bytes())
-            if self._engine is None:
-                raise EdgesegError(f"{Path(engine).name}: TensorRT cannot load this engine (built for another GPU or TensorRT version?); rebuild it with `edgeseg build`")
-            self._context = self._engine.create_execution_context()
-            self._stream = cuda.Stream()
-            self._events = tuple(cuda.Event() for _ in range(4))  # start, after H2D, after compute, end
-            self._describe(trt)
-            self._allocate()
-        except BaseException:
-            self._ctx.pop()
-            self._ctx.detach()
-            raise
-        self._ctx.pop()
+        with cuda_errors("the tensorrt backend cannot start on this GPU"):
+            cuda.init()
+            if cuda.Device.count() <= device:
+                raise EdgesegError(f"no CUDA device {device}; the tensorrt backend needs an NVIDIA GPU")
+            dev = cuda.Device(device)
+            self._ctx = PrimaryContext(dev)
+            try:
+                with self._ctx.current():
+                    self._start(trt, cuda, dev, Path(engine), zero_copy)
+            except BaseException:
+                self._ctx.release()
+                raise
         self._lock = threading.Lock()
         self._last = threading.local()
+
+    def _start(self, trt, cuda, dev, path: Path, zero_copy: bool | None) -> None:
+        self.zero_copy = use_zero_copy(
+            bool(dev.get_attribute(cuda.device_attribute.INTEGRATED)),
+            bool(dev.get_attribute(cuda.device_attribute.CAN_MAP_HOST_MEMORY)),
+            zero_copy,
+        )
+        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
+        if self._engine is None:
+            raise EdgesegError(
+                f"{path.name}: TensorRT cannot load this engine (built for another GPU or TensorRT version?); "
+                "rebuild it with `edgeseg build`"
+            )
+        self._context = self._engine.create_execution_context()
+        self._stream = cuda.Stream()
+        self._events = tuple(cuda.Event() for _ in range(4))  # start, after H2D, after compute, end
+        self._describe(trt)
+        self._allocate()
 
     def _describe(self, trt) -> None:
         engine = self._engine
@@ -81,7 +120,8 @@ class TrtRunner(Runner):
         self._min_batch, self._max_shapes = 1, {}
         for i in range(engine.num_io_tensors):
             name = engine.get_tensor_name(i)
-            info = TensorInfo(name, dynamic(engine.get_tensor_shape(name)), np.dtype(trt.nptype(engine.get_tensor_dtype(name))))
+            dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+            info = TensorInfo(name, dynamic(engine.get_tensor_shape(name)), dtype)
             if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                 lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
                 self._max_shapes[name] = tuple(hi)
@@ -94,7 +134,7 @@ class TrtRunner(Runner):
     def _allocate(self) -> None:
         cuda = self._cuda
         for name, shape in self._max_shapes.items():
-            self._context.set_input_shape(name, shape)
+            set_input_shape(self._context, name, shape)
         for info in self.outputs:
             self._max_shapes[info.name] = tuple(self._context.get_tensor_shape(info.name))
         flags = cuda.host_alloc_flags.DEVICEMAP if self.zero_copy else 0
@@ -112,43 +152,40 @@ class TrtRunner(Runner):
     def validate(self, feed) -> None:
         super().validate(feed)
         for info in self.inputs:
-            if feed[info.name].shape[0] < self._min_batch:
-                raise EdgesegInputError(f"batch {feed[info.name].shape[0]} is below the engine's minimum {self._min_batch}")
+            batch = feed[info.name].shape[0]
+            if batch < self._min_batch:
+                raise EdgesegInputError(f"batch {batch} is below the engine's minimum {self._min_batch}")
 
     def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         cuda = self._cuda
-        with self._lock:
-            self._ctx.push()
-            try:
-                start, copied_in, computed, end = self._events
-                start.record(self._stream)
-                for info in self.inputs:
-                    array = feed[info.name]
-                    self._context.set_input_shape(info.name, array.shape)
-                    host = self._host[info.name][: array.size].reshape(array.shape)
-                    np.copyto(host, array)
-                    if not self.zero_copy:
-                        cuda.memcpy_htod_async(self._device[info.name], host, self._stream)
-                copied_in.record(self._stream)
-                if not self._context.execute_async_v3(self._stream.handle):
-                    raise EdgesegError("TensorRT execution failed (see the TensorRT log)")
-                computed.record(self._stream)
-                views = {}
-                for info in self.outputs:
-                    shape = tuple(self._context.get_tensor_shape(info.name))
-                    views[info.name] = self._host[info.name][: volume(shape)].reshape(shape)
-                    if not self.zero_copy:
-                        cuda.memcpy_dtoh_async(views[info.name], self._device[info.name], self._stream)
-                end.record(self._stream)
-                self._stream.synchronize()
-                self._last.timings = {
-                    "h2d": copied_in.time_since(start),
-                    "compute": computed.time_since(copied_in),
-                    "d2h": end.time_since(computed),
-                }
-                return {name: view.copy() for name, view in views.items()}
-            finally:
-                self._ctx.pop()
+        with self._lock, self._ctx.current():
+            start, copied_in, computed, end = self._events
+            start.record(self._stream)
+            for info in self.inputs:
+                array = feed[info.name]
+                set_input_shape(self._context, info.name, array.shape)
+                host = self._host[info.name][: array.size].reshape(array.shape)
+                np.copyto(host, array)
+                if not self.zero_copy:
+                    cuda.memcpy_htod_async(self._device[info.name], host, self._stream)
+            copied_in.record(self._stream)
+            if not self._context.execute_async_v3(self._stream.handle):
+                raise EdgesegError("TensorRT execution failed (see the TensorRT log)")
+            computed.record(self._stream)
+            views = {}
+            for info in self.outputs:
+                shape = tuple(self._context.get_tensor_shape(info.name))
+                views[info.name] = self._host[info.name][: volume(shape)].reshape(shape)
+                if not self.zero_copy:
+                    cuda.memcpy_dtoh_async(views[info.name], self._device[info.name], self._stream)
+            end.record(self._stream)
+            self._stream.synchronize()
+            self._last.timings = {
+                "h2d": copied_in.time_since(start),
+                "compute": computed.time_since(copied_in),
+                "d2h": end.time_since(computed),
+            }
+            return {name: view.copy() for name, view in views.items()}
 
     def last_timings(self) -> dict[str, float] | None:
         """Milliseconds of this thread's last `infer` on the GPU: {"h2d", "compute", "d2h"} (CUDA events)."""
@@ -158,12 +195,9 @@ class TrtRunner(Runner):
     def close(self) -> None:
         if getattr(self, "_engine", None) is None:
             return
-        self._ctx.push()
-        try:
+        with self._ctx.current():
             for allocation in self._device.values():
                 allocation.free()
             self._device, self._host = {}, {}
             self._context = self._engine = self._runtime = self._stream = self._events = None
-        finally:
-            self._ctx.pop()
-            self._ctx.detach()
+        self._ctx.release()

@@ -45,3 +45,26 @@ def test_reader_thread_parses_a_tegrastats_like_stream():
     assert reading["source"] == "tegrastats" and reading["samples"] >= 2
     assert 5.0 <= reading["avg_w"] <= 5.4
     assert sampler._proc is None  # the process was ended
+
+
+def test_nvidia_smi_is_asked_for_its_documented_loop_option(monkeypatch):
+    """`nvidia-smi --help` documents `-lms, --loop-ms=`; the `-lms=100` form is not documented."""
+    from edgeseg.bench import power
+
+    started = []
+
+    class Recorder:
+        def __init__(self, cmd, **kwargs):
+            started.append(cmd)
+            self.stdout = iter(())
+
+    monkeypatch.setattr(power.jetson, "is_jetson", lambda: False)
+    monkeypatch.setattr(power.PowerSampler, "_start_nvml", lambda self: False)
+    monkeypatch.setattr(power.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(power, "_has_gpu", lambda: True)
+    monkeypatch.setattr(power.subprocess, "Popen", Recorder)
+    sampler = PowerSampler(interval_ms=100)
+    sampler.start()
+    (cmd,) = started
+    assert cmd[0] == "nvidia-smi" and "--loop-ms=100" in cmd and not any(a.startswith("-lms") for a in cmd)
+    assert sampler.source == "nvidia-smi"

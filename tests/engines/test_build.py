@@ -100,3 +100,73 @@ def test_real_build_and_trt_runner_match_ort(bundle, tmp_path):
         ref = ort_runner.infer({"input": x})["output"]
         got = seg.runner.infer({"input": x})["output"]
     np.testing.assert_allclose(got, ref, atol=1e-3)
+
+
+class Cache:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def serialize(self) -> bytes:
+        return self.data
+
+
+class Config:
+    """Stand-in for an IBuilderConfig's timing-cache methods, answering as TensorRT documents: `set_timing_cache`
+    returns False for a cache made on another GPU/TensorRT when ignore_mismatch is False; `get_timing_cache`
+    may return None. (Our handling of those answers is what is tested, not TensorRT.)"""
+
+    def __init__(self, foreign=b"", out: bytes | None = b"cache after the build", engine: Path | None = None):
+        self.foreign, self.out, self.engine, self.set = foreign, out, engine, []
+
+    def create_timing_cache(self, data: bytes) -> Cache:
+        return Cache(data)
+
+    def set_timing_cache(self, cache: Cache, ignore_mismatch: bool) -> bool:
+        self.set.append((cache.data, ignore_mismatch))
+        return cache.data != self.foreign or not cache.data
+
+    def get_timing_cache(self):
+        assert self.engine is None or self.engine.is_file(), "timing cache saved before the engine"
+        return None if self.out is None else Cache(self.out)
+
+
+def test_a_foreign_timing_cache_is_reported_and_replaced(tmp_path):
+    cache = tmp_path / "timing.cache"
+    cache.write_bytes(b"made on another GPU")
+    config = Config(foreign=b"made on another GPU")
+    note = build.use_timing_cache(config, cache)
+    assert "another GPU or TensorRT version" in note and "a new one replaces it" in note
+    assert config.set == [(b"made on another GPU", False), (b"", False)]
+    assert build.use_timing_cache(Config(), cache) is None  # accepted: nothing to say
+
+
+def test_the_engine_is_saved_before_the_timing_cache_and_a_cache_failure_is_not_fatal(bundle, tmp_path):
+    folder, manifest = bundle
+    (plan,) = build.plans_for(manifest, target="cuda", trt_version="10.3.0", compute_capability="8.6",
+                              timing_cache=str(tmp_path / "timing.cache"))
+    notes = []
+    path = build.save(folder, plan, b"engine", Config(engine=folder / plan.engine_file), notes.append)
+    assert path.read_bytes() == b"engine" and (tmp_path / "timing.cache").read_bytes() == b"cache after the build"
+    assert notes == []
+    path.unlink()
+
+    path = build.save(folder, plan, b"engine", Config(out=None), notes.append)  # TensorRT returned no cache
+    assert path.read_bytes() == b"engine" and "no timing cache" in notes[-1]
+    path.unlink()
+
+    (tmp_path / "timing.cache").unlink()
+    (tmp_path / "timing.cache").mkdir()  # cannot be written
+    path = build.save(folder, plan, b"engine", Config(), notes.append)
+    assert path.read_bytes() == b"engine" and "timing cache not saved" in notes[-1]
+    path.unlink()
+
+
+def test_a_polygraphy_failure_is_one_edgeseg_error():
+    exception = pytest.importorskip("polygraphy.exception", reason="polygraphy is part of edgeseg[trt]")
+    from edgeseg.errors import EdgesegError
+
+    expected = pytest.raises(EdgesegError, match="TensorRT cannot parse m.onnx: Failed to parse ONNX model")
+    with expected, build._polygraphy_errors("TensorRT cannot parse m.onnx"):
+        raise exception.PolygraphyException("Failed to parse ONNX model")
+    with pytest.raises(KeyError), build._polygraphy_errors("not this"):  # other errors pass unchanged
+        raise KeyError("x")

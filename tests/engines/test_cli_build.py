@@ -1,5 +1,10 @@
+from dataclasses import replace
+
 import pytest
 from clirun import invoke
+from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
+
+from edgeseg import manifest as mf
 
 
 def test_build_without_tensorrt_is_one_line_with_install_hint(tmp_path):
@@ -9,8 +14,6 @@ def test_build_without_tensorrt_is_one_line_with_install_hint(tmp_path):
         pass
     else:
         pytest.skip("TensorRT is installed here")
-    from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
-
     make_bundle(tmp_path)
     result = invoke("build", tmp_path, "--target", "jetson-orin-nx", "--max-batch", "4")
     assert result.exit_code == 2
@@ -28,8 +31,6 @@ def test_build_rejects_bad_options(tmp_path):
 
 
 def test_dry_run_prints_plans_without_tensorrt(tmp_path):
-    from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
-
     make_bundle(tmp_path)
     result = invoke("build", tmp_path, "--dry-run", "--trt-version", "10.3.0", "--target", "jetson-orin-nx")
     assert result.exit_code == 0, result.output
@@ -49,3 +50,18 @@ def test_dry_run_prints_plans_without_tensorrt(tmp_path):
         assert result.exit_code == 2 and result.says(message) and "Traceback" not in result.output
     result = invoke("build", tmp_path, "--trt-version", "10.3.0")
     assert result.exit_code == 2 and result.says("only go with --dry-run")
+
+
+def test_dry_run_refuses_dla_on_tensorrt_10_8_and_plans_it_on_10_3(tmp_path):
+    """Issue 12's acceptance: an Orin NX with TensorRT 10.8 and --dla-core 0 is refused with the reason."""
+    manifest, _ = make_bundle(tmp_path)
+    (tmp_path / "full.fp32.onnx").rename(tmp_path / "full.fp16.onnx")  # only the label matters to a plan
+    fp16 = replace(manifest.artifacts[0], file="full.fp16.onnx", precision="fp16")
+    mf.save(tmp_path, replace(manifest, artifacts=(fp16,)))
+    args = ("build", tmp_path, "--dry-run", "--target", "jetson-orin-nx", "--dla-core", "0")
+    refused = invoke(*args, "--trt-version", "10.8")
+    assert refused.exit_code != 0 and refused.says("10.7 was the last TensorRT 10 with DLA")
+    assert "Traceback" not in refused.output
+    planned = invoke(*args, "--trt-version", "10.3")
+    assert planned.exit_code == 0, planned.output
+    assert planned.says("DLA core 0") and planned.says("TensorRT 10.3")

@@ -43,14 +43,25 @@ def test_trt11_fp16_sample():
         ("Half", "fp16"),
         ("Thirty-two wide channel vectorized row major Int8 format.", "int8"),
         ("BFloat16", "bf16"),
+        ("UInt8", "uint8"),
+        ("Float8E4M3", "fp8"),
         ("Int32", "int32"),
         ("N/A due to dynamic shapes", "unknown"),
         ("", "unknown"),
     ],
 )
 def test_tensor_precision_words(text, precision):
-    assert layers.tensor_precision({"Format/Datatype": text}) == precision
-    assert layers.tensor_precision({"DataType": text}) == precision
+    assert layers.tensor_precision({"Format/Datatype": text}) == precision  # TensorRT 10 layers
+    assert layers.tensor_precision({"Datatype": text, "Format": "Row major linear (kLINEAR)"}) == precision  # 11
+    assert layers.tensor_precision({"DataType": text}) == precision  # TensorRT 11 I/O tensors
+
+
+def test_trt11_layer_tensors_use_datatype_with_lower_case_t():
+    """Polygraphy's inspector (tools/inspect/.../extractors/_trt.py) reads TensorRT 11 layers' "Datatype"."""
+    sample = json.loads(sample_text := (DATA / "inspector_trt11_fp16.json").read_text())
+    assert '"DataType"' not in sample_text.split('"I/O Tensors"')[0]
+    first = sample["Layers"][0]["Inputs"][0]
+    assert set(first) >= {"Datatype", "Format"} and layers.tensor_precision(first) == "fp16"
 
 
 def test_names_only_verbosity_and_garbage():

@@ -47,16 +47,60 @@ def test_dla_plans():
     assert plan("fp16", dla_core=0).flags == ("FP16", "GPU_FALLBACK")
     static = plan("fp16", dla_core=0, opt_batch=2)
     assert static.profile.min == static.profile.opt == static.profile.max == (2, 3, 64, 64)  # DLA: no dynamic shapes
-    assert plan("fp16", trt="11.4.1", dla_core=0).flags == ("GPU_FALLBACK",)
+    agx_trt11 = plan("fp16", trt="11.4.1", dla_core=0, target="jetson-agx-orin")
+    assert agx_trt11.flags == ("GPU_FALLBACK",) and agx_trt11.strongly_typed
     for kwargs, message in [
         (dict(precision="fp32", dla_core=0), "DLA runs only"),
         (dict(precision="fp16", dla_core=2), "DLA cores 0-1"),
         (dict(precision="fp16", dla_core=0, target="jetson-orin-nano"), "has no DLA"),
-        (dict(precision="fp16", dla_core=0, trt="11.2.0"), "no DLA support"),
         (dict(precision="fp16", dla_core=0, max_batch=4), "no dynamic shapes"),
     ]:
         with pytest.raises(EdgesegError, match=message):
             plan(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "target, trt, reason",
+    [
+        ("jetson-orin-nx", "10.3.0", None),  # JetPack 6
+        ("jetson-agx-orin", "10.7.0", None),  # the last TensorRT 10 with DLA
+        ("jetson-agx-orin", "11.4.1", None),  # JetPack 7.2.2: DLA back, strongly typed
+        ("jetson-agx-orin", "11.5.0", None),
+        ("jetson-orin-nx", "10.8.0", "10.7 was the last TensorRT 10 with DLA"),
+        ("jetson-agx-orin", "10.16.1", "10.7 was the last TensorRT 10 with DLA"),
+        ("jetson-agx-orin", "11.2.0", "does not support jetson-agx-orin"),  # no TensorRT 11 on Jetson before 11.4.1
+        ("jetson-orin-nx", "11.4.1", "jetson-orin-nx has no TensorRT 11"),  # JetPack 6 has no TensorRT 11
+        ("jetson-thor", "11.4.1", "jetson-thor has no DLA"),
+    ],
+)
+def test_dla_follows_nvidias_support_per_tensorrt_version(target, trt, reason):
+    cc = "11.0" if target == "jetson-thor" else "8.7"
+    if reason is None:
+        assert plan("fp16", trt=trt, cc=cc, target=target, dla_core=0).dla_core == 0
+    else:
+        with pytest.raises(EdgesegError, match=reason):
+            plan("fp16", trt=trt, cc=cc, target=target, dla_core=0)
+
+
+def test_tensorrt_11_before_11_4_1_has_no_dla_whatever_the_device():
+    from dataclasses import replace
+
+    from edgeseg.engines.targets import get_target
+
+    dla_everywhere = replace(get_target("jetson-agx-orin"), trt11_from="11.0")
+    for version in ("11.0.0", "11.3.0", "11.4.0"):
+        with pytest.raises(EdgesegError, match="no DLA on Jetson"):
+            make_plan(
+                artifact("fp16"), target=dla_everywhere, trt_version=version, compute_capability="8.7", dla_core=0
+            )
+
+
+@pytest.mark.parametrize("target, cc", [("jetson-agx-orin", "8.7"), ("jetson-thor", "11.0")])
+def test_jetpack_7_targets_plan_tensorrt_11_4_1_strongly_typed(target, cc):
+    p = plan("int8", trt="11.4.1", cc=cc, target=target)
+    assert p.strongly_typed and p.flags == ()
+    with pytest.raises(EdgesegError, match="starts at 11.4.1"):
+        plan("fp16", trt="11.3.0", cc=cc, target=target)
 
 
 def test_profiles():

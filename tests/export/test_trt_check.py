@@ -75,3 +75,46 @@ def test_double_tensors_are_refused():
     model = helper.make_model(helper.make_graph([relu], "g", [x], [y]))
     assert not trt_check.check_graph(model)["ok"]
     assert onnx.checker.check_model(model) is None
+
+
+def _typed_graph(node, elem_type, shape=(1, 4, 8, 8)):
+    x = helper.make_tensor_value_info("input", elem_type, list(shape))
+    y = helper.make_tensor_value_info("output", elem_type, None)
+    graph = helper.make_graph([node], "g", [x], [y])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize(
+    "node, elem_type",
+    [
+        (helper.make_node("Pow", ["input", "input"], ["output"], name="pow"), TensorProto.INT64),
+        (helper.make_node("Mish", ["input"], ["output"], name="mish"), TensorProto.BFLOAT16),
+        (helper.make_node("DepthToSpace", ["input"], ["output"], name="d2s", blocksize=2), TensorProto.BOOL),
+        (helper.make_node("SpaceToDepth", ["input"], ["output"], name="s2d", blocksize=2), TensorProto.BOOL),
+    ],
+    ids=["pow-int64", "mish-bf16", "depth_to_space-bool", "space_to_depth-bool"],
+)
+def test_types_tensorrt_10_1_operators_md_does_not_list_are_refused(node, elem_type):
+    result = trt_check.check_graph(_typed_graph(node, elem_type))
+    assert not result["ok"] and result["problems"][0]["node"] == node.name
+    assert "element type" in result["problems"][0]["why"]
+
+
+def test_types_it_lists_pass():
+    pow_ = helper.make_node("Pow", ["input", "input"], ["output"], name="pow")
+    assert trt_check.check_graph(_typed_graph(pow_, TensorProto.FLOAT16))["ok"]
+    d2s = helper.make_node("DepthToSpace", ["input"], ["output"], name="d2s", blocksize=2)
+    assert trt_check.check_graph(_typed_graph(d2s, TensorProto.INT32))["ok"]
+    assert "TensorRT 10.1" in trt_check.RULES
+
+
+def test_one_d_convolution_passes_four_d_does_not():
+    w1 = helper.make_tensor("w", TensorProto.FLOAT, [2, 4, 3], [0.0] * 24)
+    conv1d = helper.make_node("Conv", ["input", "w"], ["output"], name="conv1d", kernel_shape=[3])
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4, 16])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, None)
+    model = helper.make_model(helper.make_graph([conv1d], "g", [x], [y], initializer=[w1]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    assert trt_check.check_graph(model)["ok"]
+    conv4d = helper.make_node("Conv", ["input", "w"], ["output"], name="conv4d", kernel_shape=[1, 1, 1, 1])
+    assert "4D convolution" in trt_check.check_graph(_graph(conv4d))["problems"][0]["why"]
