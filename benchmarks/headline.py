@@ -7,9 +7,9 @@ Checkpoints and exported bundles go to --work (not committed); each family's fou
 (results.json/.csv/.md, pareto.png) and the combined headline.md/.json go to --out.
 
 For each family a checkpoint is made (random weights from seed 0, unless --checkpoint gives a trained
-one for that family), then `edgeseg bench CHECKPOINT --backends torch,ort-cpu` exports the variants
-and times them, in its own process. This script only gathers the rows into headline.md/.json and
-checks the UNet# speed targets against the measured medians. Speed does not depend on the weights;
+one for that family), then `edgeseg.bench.run(CHECKPOINT, backends=["torch", "ort-cpu"], ...)` (what
+`edgeseg bench` runs) exports the variants and times them. This script only gathers the rows into
+headline.md/.json and checks the UNet# speed targets against the measured medians. Speed does not depend on the weights;
 IoU does, so the IoU columns mean something only for families given a trained --checkpoint.
 See benchmarks/METHODOLOGY.md for what is timed.
 """
@@ -17,10 +17,8 @@ See benchmarks/METHODOLOGY.md for what is timed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,6 +50,10 @@ def main() -> int:
     ap.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH", help="a trained checkpoint for one family")
     ap.add_argument("--quick", action="store_true", help="64 px, 1 warm-up, 3 iterations, UNet# L1/L4 and U-Net only")
     args = ap.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch is imported
+    from edgeseg import bench
+    from edgeseg.errors import EdgesegError
+
     if args.quick:
         args.img_size, args.warmup, args.iters = 64, 1, 3
     data = args.data or f"synthetic:polyp?n=16&size={args.img_size}&seed=7"
@@ -70,24 +72,21 @@ def main() -> int:
         if ckpt is None:
             sections.append(f"- {name}: not registered in this edgeseg (family not landed), skipped")
             continue
-        out = args.work / name
-        cmd = [sys.executable, "-m", "edgeseg", "bench", str(ckpt), "--backends", "torch,ort-cpu", "--variants", variants,
-               "--precision", precisions, "--img-size", str(args.img_size), "--data", data, "--warmup", str(args.warmup),
-               "--iters", str(args.iters), "--threads", str(args.threads), "--eval-images", "4",
-               "--calib-images", str(args.calib_images), "--out", str(out)]
-        print("+", " ".join(cmd), flush=True)
-        proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
-        if proc.returncode != 0:
-            sections.append(f"- {name}: `edgeseg bench` exited {proc.returncode}")
+        print(f"+ bench {name}: {ckpt} ({variants}; {precisions})", flush=True)
+        try:
+            chosen_variants = None if variants == "all" else variants.split(",")
+            result = bench.run(ckpt, out=args.work / name, backends=["torch", "ort-cpu"], variants=chosen_variants,
+                               precisions=precisions.split(","), img_sizes=[args.img_size], data=data, warmup=args.warmup,
+                               iters=args.iters, threads=args.threads, eval_images=4, calib_images=args.calib_images,
+                               log=lambda line: print(line, flush=True))
+        except EdgesegError as exc:
+            sections.append(f"- {name}: benchmark failed: {exc}")
             continue
         (args.out / name).mkdir(parents=True, exist_ok=True)
-        for report in ("results.json", "results.csv", "results.md", "pareto.png"):
-            shutil.copyfile(out / report, args.out / name / report)
-        result = json.loads((out / "results.json").read_text())
-        for r in result["rows"]:
-            r["trained"] = name in trained
-        rows += result["rows"]
-        environment = result["environment"]
+        for path in result.files.values():
+            shutil.copyfile(path, args.out / name / path.name)
+        rows += [{**r.to_dict(), "trained": name in trained} for r in result.rows]
+        environment = result.environment
         write_tables(args, rows, sections, environment, load_before, started)  # after each family: a cut-off run keeps what it measured
     write_tables(args, rows, sections, environment, load_before, started)
     print((args.out / "headline.md").read_text())

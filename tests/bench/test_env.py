@@ -3,15 +3,17 @@ import json
 import subprocess
 import sys
 
-from typer.testing import CliRunner
+from clirun import invoke
 
 from edgeseg.bench import env
-from edgeseg.cli import app
+from edgeseg.runtime.backends import Backend
 
 
 def test_backends_all_listed_with_reasons():
     statuses = {b.name: b for b in env.backends()}
-    assert tuple(statuses) == env.BACKENDS
+    assert tuple(statuses) == ("torch", "ort-cpu", "ort-cuda", "ort-trt", "trt")  # every Backend, by its short name
+    assert [b.backend for b in env.backends()] == list(Backend)
+    assert env.status(Backend.ORT_CPU) == statuses["ort-cpu"]
     for b in statuses.values():
         assert b.available or b.reason, f"{b.name} unavailable without a reason"
     if importlib.util.find_spec("onnxruntime"):
@@ -49,12 +51,12 @@ def test_capture_does_not_import_torch():
 
 
 def test_env_command_lists_backends():
-    result = CliRunner().invoke(app, ["env"])
+    result = invoke("env")
     assert result.exit_code == 0, result.output
-    for name in env.BACKENDS:
-        assert name in result.output
+    for backend in Backend:
+        assert backend.short in result.output
     flat = " ".join(result.output.split())  # rich wraps long lines
     for package in ("torch", "onnx", "onnxruntime", "tensorrt", "pycuda"):  # a version or "not installed"
         assert f", {package} " in flat
-    result = CliRunner().invoke(app, ["env", "--json"])
+    result = invoke("env", "--json")
     assert json.loads(result.output)["backends"][1]["name"] == "ort-cpu"

@@ -61,7 +61,6 @@ def test_harness_counts_iterations_and_reads_the_device_hook():
     assert t.masks.shape == (2, 1, 8, 8) and t.masks.all()
     assert t.peak_rss_mb and t.peak_rss_mb > 0
     assert t.window[1] > t.window[0]
-    assert set(t.as_dict()) >= {"latency_ms", "preprocess_ms", "postprocess_ms", "throughput", "device_ms", "peak_rss_mb"}
 
 
 def test_harness_duration_mode_runs_at_least_min_iters():
