@@ -1,6 +1,7 @@
 """Reproduce the README's headline table on a CPU: torch eager vs ONNX Runtime (CPU), per family and variant.
 
-    python benchmarks/headline.py [--out benchmarks/results/headline] [--work runs/headline] [--threads 2] [--img-size 224]
+    python benchmarks/headline.py [--out benchmarks/results/headline] [--work runs/headline] [--threads 2] \
+        [--img-size 224]
     python benchmarks/headline.py --quick --out /tmp/headline --work /tmp/headline-work   # 64 px smoke run
 
 Checkpoints and exported bundles go to --work (not committed); each family's four report files
@@ -38,8 +39,10 @@ SUITE = [
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "headline", help="tables and per-family reports")
-    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "headline", help="checkpoints and exported bundles (not committed)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "headline",
+                    help="tables and per-family reports")
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "headline",
+                    help="checkpoints and exported bundles (not committed)")
     ap.add_argument("--img-size", type=int, default=224)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=3)
@@ -47,7 +50,8 @@ def main() -> int:
     ap.add_argument("--calib-images", type=int, default=8, help="int8 calibration images per variant")
     ap.add_argument("--data", default=None, help="images with masks (default: synthetic polyps at --img-size)")
     ap.add_argument("--models", default=",".join(s[0] for s in SUITE), help="comma-separated subset of the suite")
-    ap.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH", help="a trained checkpoint for one family")
+    ap.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH",
+                    help="a trained checkpoint for one family")
     ap.add_argument("--quick", action="store_true", help="64 px, 1 warm-up, 3 iterations, UNet# L1/L4 and U-Net only")
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch is imported
@@ -68,17 +72,22 @@ def main() -> int:
     started = time.time()
     sections, rows, environment = [], [], None
     for name, config, variants, precisions in suite:
-        ckpt = Path(trained[name]) if name in trained else make_checkpoint(name, config, args.work / "checkpoints", args.img_size)
+        if name in trained:
+            ckpt = Path(trained[name])
+        else:
+            ckpt = make_checkpoint(name, config, args.work / "checkpoints", args.img_size)
         if ckpt is None:
             sections.append(f"- {name}: not registered in this edgeseg (family not landed), skipped")
             continue
         print(f"+ bench {name}: {ckpt} ({variants}; {precisions})", flush=True)
         try:
             chosen_variants = None if variants == "all" else variants.split(",")
-            result = bench.run(ckpt, out=args.work / name, backends=["torch", "ort-cpu"], variants=chosen_variants,
-                               precisions=precisions.split(","), img_sizes=[args.img_size], data=data, warmup=args.warmup,
-                               iters=args.iters, threads=args.threads, eval_images=4, calib_images=args.calib_images,
-                               log=lambda line: print(line, flush=True))
+            result = bench.run(
+                ckpt, out=args.work / name, backends=["torch", "ort-cpu"], variants=chosen_variants,
+                precisions=precisions.split(","), img_sizes=[args.img_size], data=data, warmup=args.warmup,
+                iters=args.iters, threads=args.threads, eval_images=4, calib_images=args.calib_images,
+                log=lambda line: print(line, flush=True),
+            )
         except EdgesegError as exc:
             sections.append(f"- {name}: benchmark failed: {exc}")
             continue
@@ -87,7 +96,8 @@ def main() -> int:
             shutil.copyfile(path, args.out / name / path.name)
         rows += [{**r.to_dict(), "trained": name in trained} for r in result.rows]
         environment = result.environment
-        write_tables(args, rows, sections, environment, load_before, started)  # after each family: a cut-off run keeps what it measured
+        # after each family: a cut-off run keeps what it measured
+        write_tables(args, rows, sections, environment, load_before, started)
     write_tables(args, rows, sections, environment, load_before, started)
     print((args.out / "headline.md").read_text())
     return 0
@@ -122,8 +132,8 @@ def make_checkpoint(name: str, config: dict, folder: Path, img_size: int) -> Pat
         return None
     path = folder / name
     norm = {"color": "rgb", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
-    checkpoint.save(path, model, CheckpointInfo(model=name, config=model.config, normalization=norm,
-                                                recipe={"img_size": img_size, "note": "random weights (seed 0), for speed only"}))
+    recipe = {"img_size": img_size, "note": "random weights (seed 0), for speed only"}
+    checkpoint.save(path, model, CheckpointInfo(model=name, config=model.config, normalization=norm, recipe=recipe))
     return path
 
 
@@ -175,25 +185,30 @@ def to_markdown(doc: dict) -> str:
     cpu = env.get("cpu", {})
     v = env.get("versions", {})
     la, lb = doc["load_average_before"], doc["load_average_after"]
+    busy = max(la[0], lb[0]) > 0.5 * (cpu.get("usable_cores") or 1)
+    busy = " -- the machine was busy with other jobs: expect noise" if busy else ""
     lines = [
         "# Headline table (CPU)",
         "",
         f"- {doc['created']}, `{doc['command']}`, {doc['wall_s'] / 60:.1f} min",
-        f"- CPU: {cpu.get('model')}, {cpu.get('usable_cores')} usable cores, {doc['threads']} threads for torch and ONNX Runtime",
+        f"- CPU: {cpu.get('model')}, {cpu.get('usable_cores')} usable cores, "
+        f"{doc['threads']} threads for torch and ONNX Runtime",
         f"- torch {v.get('torch')}, onnxruntime {v.get('onnxruntime')}, Python {v.get('python')}",
         f"- input {doc['img_size']}x{doc['img_size']} (PGU-net+ stages at their own sizes), batch 1, "
         f"{doc['warmup']} warm-up + {doc['iters']} timed iterations, medians (p50) of the infer call",
-        f"- load average (1/5/15 min) before: {la[0]:.2f}/{la[1]:.2f}/{la[2]:.2f}, after: {lb[0]:.2f}/{lb[1]:.2f}/{lb[2]:.2f} "
-        f"on {cpu.get('usable_cores')} cores" + (" -- the machine was busy with other jobs: expect noise" if max(la[0], lb[0]) > 0.5 * (cpu.get("usable_cores") or 1) else ""),
+        f"- load average (1/5/15 min) before: {la[0]:.2f}/{la[1]:.2f}/{la[2]:.2f}, "
+        f"after: {lb[0]:.2f}/{lb[1]:.2f}/{lb[2]:.2f} on {cpu.get('usable_cores')} cores" + busy,
         "",
-        "| model | variant | precision | size | params (M) | GFLOPs | torch p50 ms | ORT p50 ms | ORT speed-up | ORT img/s | IoU |",
+        "| model | variant | precision | size | params (M) | GFLOPs | torch p50 ms | ORT p50 ms | ORT speed-up "
+        "| ORT img/s | IoU |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for l in pair_rows(doc["rows"]):
         t, o = _p50(l.get("torch") or {}), _p50(l.get("ort-cpu") or {})
         iou = f"{l['iou']:.3f}" if l["iou"] is not None and l.get("trained") else "(random weights)"
         lines.append(
-            f"| {l['model']} | {l['variant']} | {l['precision']} | {l['size']} | {l['params'] / 1e6:.3f} | {l['gflops']:.2f} | "
+            f"| {l['model']} | {l['variant']} | {l['precision']} | {l['size']} | {l['params'] / 1e6:.3f} | "
+            f"{l['gflops']:.2f} | "
             f"{f'{t:.2f}' if t else '-'} | {f'{o:.2f}' if o else '-'} | {f'{t / o:.2f}x' if t and o else '-'} | "
             f"{f'{1e3 / o:.1f}' if o else '-'} | {iou} |"
         )
@@ -203,7 +218,8 @@ def to_markdown(doc: dict) -> str:
     failed = [r for r in doc["rows"] if r["status"] != "ok"]
     if failed or doc["notes"]:
         lines += ["", "## Not run", ""] + doc["notes"]
-        lines += [f"- {r['model']} {r.get('variant') or ''} {r.get('precision') or ''} {r['backend']}: {r['status']}: {r['reason']}" for r in failed]
+        lines += [f"- {r['model']} {r.get('variant') or ''} {r.get('precision') or ''} {r['backend']}: "
+                  f"{r['status']}: {r['reason']}" for r in failed]
     return "\n".join(lines) + "\n"
 
 

@@ -199,7 +199,8 @@ def print_table(result: BenchResult, console=None) -> None:
     console.print(table)
     for r in result.rows:
         if not r.ok:
-            what = [r.backend.short, *(v for v in (r.variant, r.precision) if v)] + ([f"batch {r.batch}"] if r.batch else [])
+            what = [r.backend.short, *(v for v in (r.variant, r.precision) if v)]
+            what += [f"batch {r.batch}"] if r.batch else []
             console.print(f"[yellow]{r.status}[/] {escape(' '.join(what))}: " + escape(str(r.reason)))
     noisy = [w for w in result.warnings if "latency CV" in w]
     for w in result.warnings:

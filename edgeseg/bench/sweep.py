@@ -206,7 +206,8 @@ def _open(t: Target, variant, precision, backend: Backend, threads):
         stats = _deploy_stats(t, variant)
         params, gflops = params or stats["params"], gflops or stats["gflops"]
     size_mb = (t.bundle / artifact.file).stat().st_size / 2**20
-    facts = {"device": backend.short, "file": artifact.file, "file_size_mb": size_mb, "params": params, "gflops": gflops}
+    facts = {"device": backend.short, "file": artifact.file, "file_size_mb": size_mb, "params": params,
+             "gflops": gflops}
     return seg, facts
 
 

@@ -20,7 +20,8 @@ def tiny_checkpoint(path: Path, seed: int = 0):
 
     torch.manual_seed(seed)
     model = create_model("unet_sharp", width_mult=0.125)
-    checkpoint.save(path, model, CheckpointInfo(model="unet_sharp", config=model.config, normalization=NORM, recipe={"img_size": 32}))
+    info = CheckpointInfo(model="unet_sharp", config=model.config, normalization=NORM, recipe={"img_size": 32})
+    checkpoint.save(path, model, info)
     return model
 
 

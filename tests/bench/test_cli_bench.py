@@ -26,7 +26,8 @@ def test_table_reports_and_the_min_iou_gate(bundle, tmp_path):
     assert ran.says("edgeseg bench: unet_sharp") and ran.says("skipped trt") and ran.says("reports:")
     rows = json.loads((tmp_path / "a" / "results.json").read_text())["rows"]
     assert [(r["backend"], r["status"]) for r in rows] == [("trt", "skipped"), ("ort-cpu", "ok")]
-    gated = invoke("bench", bundle, "--data", DATA, "--backends", "ort-cpu", "--out", tmp_path / "b", "--min-iou", "1", *FAST)
+    gated = invoke("bench", bundle, "--data", DATA, "--backends", "ort-cpu", "--out", tmp_path / "b", "--min-iou", "1",
+                   *FAST)
     assert gated.exit_code == 1 and gated.says("gate failed:") and gated.says("< --min-iou 1.0"), gated.output
     assert "`" not in gated.output
 

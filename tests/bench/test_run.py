@@ -31,7 +31,8 @@ def bundle(tmp_path_factory):
 def first_run(bundle, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     lines = []
-    result = bench.run(bundle, out=out, data=DATA, backends=["torch", "ort-cpu", "trt"], batches=[1, 2], log=lines.append, **FAST)
+    backends = ["torch", "ort-cpu", "trt"]
+    result = bench.run(bundle, out=out, data=DATA, backends=backends, batches=[1, 2], log=lines.append, **FAST)
     return out, result, lines
 
 
@@ -137,5 +138,6 @@ def test_bad_data_fails_before_the_checkpoint_is_exported(tmp_path):
     tiny_checkpoint(tmp_path / "best")
     out = tmp_path / "bench"
     with pytest.raises(EdgesegError, match="nope"):
-        bench.run(tmp_path / "best", out=out, data="synthetic:nope", calib_data="synthetic:nuclei?n=4&size=32", variants=["L1"])
+        bench.run(tmp_path / "best", out=out, data="synthetic:nope", calib_data="synthetic:nuclei?n=4&size=32",
+                  variants=["L1"])
     assert not (out / "bundle-32").exists()
