@@ -92,7 +92,7 @@ def run(
     export = None
     if any(b is not Backend.TORCH for b in plan.backends):
         export = Export(out, plan.variants, plan.precisions, max(plan.batches), calib_data or data, calib_images)
-    targets = resolve(target, torch=Backend.TORCH in plan.backends, export=export, sizes=img_sizes,
+    targets = resolve(target, torch_rows=Backend.TORCH in plan.backends, export=export, sizes=img_sizes,
                       checkpoint=Path(checkpoint) if checkpoint is not None else None, log=say)
     channels = (targets[0].normalization or targets[0].manifest.normalization).channels
     images = load_images(data, eval_images, targets[0].size, channels)

@@ -40,10 +40,10 @@ class Export:
     calib_images: int = 32
 
 
-def resolve(target: Path, *, torch: bool, export: Export | None, sizes: Sequence[int] | None = None,
+def resolve(target: Path, *, torch_rows: bool, export: Export | None, sizes: Sequence[int] | None = None,
             checkpoint: Path | None = None, log: Callable[[str], None] = lambda _: None) -> list[Target]:
     """The targets for a bundle (one, at its export size) or a checkpoint (one per size, each exported
-    with `export` into its own bundle unless `export` is None): `torch` attaches the model."""
+    with `export` into its own bundle unless `export` is None); with `torch_rows`, each gets the model."""
     if is_bundle(target):
         bundle = target if target.is_dir() else target.parent
         manifest = mf.load(bundle)
@@ -53,7 +53,7 @@ def resolve(target: Path, *, torch: bool, export: Export | None, sizes: Sequence
             raise EdgesegError(f"{bundle} was exported at {size}x{size}, not at `img_sizes` {wanted}: "
                                "export it again at those sizes or bench the checkpoint")
         t = Target(size=size, bundle=bundle, manifest=manifest)
-        if torch:
+        if torch_rows:
             found, why = find_checkpoint(bundle, manifest, checkpoint)
             if found is None:
                 t.torch_reason = why

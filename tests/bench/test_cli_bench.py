@@ -43,3 +43,19 @@ def test_library_errors_show_flags_and_exit_2(bundle, tmp_path):
     assert invoke("bench", tmp_path, "--backends", "cuda").says("unknown backend 'cuda'")
     fp64 = invoke("bench", tmp_path, "--backends", "ort-cpu", "--precision", "fp64")
     assert fp64.exit_code == 2 and fp64.says("unknown precision(s) fp64")
+
+
+def test_every_parameter_of_run_is_documented_and_has_a_flag():
+    import inspect
+    import re
+
+    import typer.main
+
+    from edgeseg import bench
+    from edgeseg.cli import app
+
+    params = set(inspect.signature(bench.run).parameters)
+    assert all(re.search(rf"\b{name}\b", bench.run.__doc__) for name in params)  # help(edgeseg.bench.run) says
+    command = typer.main.get_command(app).commands["bench"]
+    flags = {p.name for p in command.params}
+    assert params - flags == {"command", "log"}  # the rest can be named in a message as a flag
