@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+COMMAND = " ".join(["python", "benchmarks/headline.py", *sys.argv[1:]])  # recorded in every report
 
 # family, model config, variants, precisions
 SUITE = [
@@ -86,7 +87,7 @@ def main() -> int:
                 ckpt, out=args.work / name, backends=["torch", "ort-cpu"], variants=chosen_variants,
                 precisions=precisions.split(","), img_sizes=[args.img_size], data=data, warmup=args.warmup,
                 iters=args.iters, threads=args.threads, eval_images=4, calib_images=args.calib_images,
-                log=lambda line: print(line, flush=True),
+                command=COMMAND, log=lambda line: print(line, flush=True),
             )
         except EdgesegError as exc:
             sections.append(f"- {name}: benchmark failed: {exc}")
@@ -108,7 +109,7 @@ def write_tables(args, rows, sections, environment, load_before, started) -> Non
 
     doc = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join(["python", "benchmarks/headline.py", *sys.argv[1:]]),
+        "command": COMMAND,
         "img_size": args.img_size, "threads": args.threads, "warmup": args.warmup, "iters": args.iters,
         "load_average_before": load_before, "load_average_after": os.getloadavg(), "wall_s": time.time() - started,
         "environment": environment, "rows": rows, "notes": sections, "checks": unet_sharp_checks(rows),
