@@ -8,9 +8,9 @@ Checkpoints and exported bundles go to --work (not committed); each family's fou
 (results.json/.csv/.md, pareto.png) and the combined headline.md/.json go to --out.
 
 For each family a checkpoint is made (random weights from seed 0, unless --checkpoint gives a trained
-one for that family), then `edgeseg bench CHECKPOINT --backends torch,ort-cpu` exports the variants
-and times them, in its own process. This script only gathers the rows into headline.md/.json and
-checks the UNet# speed targets against the measured medians. Speed does not depend on the weights;
+one for that family), then `edgeseg.bench.run(CHECKPOINT, backends=["torch", "ort-cpu"], ...)` (what
+`edgeseg bench` runs) exports the variants and times them. This script only gathers the rows into
+headline.md/.json and checks the UNet# speed targets against the measured medians. Speed does not depend on the weights;
 IoU does, so the IoU columns mean something only for families given a trained --checkpoint.
 See benchmarks/METHODOLOGY.md for what is timed.
 """
@@ -18,16 +18,15 @@ See benchmarks/METHODOLOGY.md for what is timed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+COMMAND = " ".join(["python", "benchmarks/headline.py", *sys.argv[1:]])  # recorded in every report
 
 # family, model config, variants, precisions
 SUITE = [
@@ -56,6 +55,10 @@ def main() -> int:
                     help="a trained checkpoint for one family")
     ap.add_argument("--quick", action="store_true", help="64 px, 1 warm-up, 3 iterations, UNet# L1/L4 and U-Net only")
     args = ap.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch is imported
+    from edgeseg import bench
+    from edgeseg.errors import EdgesegError
+
     if args.quick:
         args.img_size, args.warmup, args.iters = 64, 1, 3
     data = args.data or f"synthetic:polyp?n=16&size={args.img_size}&seed=7"
@@ -77,25 +80,24 @@ def main() -> int:
         if ckpt is None:
             sections.append(f"- {name}: not registered in this edgeseg (family not landed), skipped")
             continue
-        out = args.work / name
-        cmd = [sys.executable, "-m", "edgeseg", "bench", str(ckpt), "--backends", "torch,ort-cpu",
-               "--variants", variants, "--precision", precisions, "--img-size", str(args.img_size), "--data", data,
-               "--warmup", str(args.warmup), "--iters", str(args.iters), "--threads", str(args.threads),
-               "--eval-images", "4", "--calib-images", str(args.calib_images), "--out", str(out)]
-        print("+", " ".join(cmd), flush=True)
-        proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
-        if proc.returncode != 0:
-            sections.append(f"- {name}: `edgeseg bench` exited {proc.returncode}")
+        print(f"+ bench {name}: {ckpt} ({variants}; {precisions})", flush=True)
+        try:
+            chosen_variants = None if variants == "all" else variants.split(",")
+            result = bench.run(
+                ckpt, out=args.work / name, backends=["torch", "ort-cpu"], variants=chosen_variants,
+                precisions=precisions.split(","), img_sizes=[args.img_size], data=data, warmup=args.warmup,
+                iters=args.iters, threads=args.threads, eval_images=4, calib_images=args.calib_images,
+                command=COMMAND, log=lambda line: print(line, flush=True),
+            )
+        except EdgesegError as exc:
+            sections.append(f"- {name}: benchmark failed: {exc}")
             continue
         (args.out / name).mkdir(parents=True, exist_ok=True)
-        for report in ("results.json", "results.csv", "results.md", "pareto.png"):
-            shutil.copyfile(out / report, args.out / name / report)
-        result = json.loads((out / "results.json").read_text())
-        for r in result["rows"]:
-            r["trained"] = name in trained
-        rows += result["rows"]
-        environment = result["environment"]
-        # after each family, so that a cut-off run keeps what it measured
+        for path in result.files.values():
+            shutil.copyfile(path, args.out / name / path.name)
+        rows += [{**r.to_dict(), "trained": name in trained} for r in result.rows]
+        environment = result.environment
+        # after each family: a cut-off run keeps what it measured
         write_tables(args, rows, sections, environment, load_before, started)
     write_tables(args, rows, sections, environment, load_before, started)
     print((args.out / "headline.md").read_text())
@@ -107,7 +109,7 @@ def write_tables(args, rows, sections, environment, load_before, started) -> Non
 
     doc = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join(["python", "benchmarks/headline.py", *sys.argv[1:]]),
+        "command": COMMAND,
         "img_size": args.img_size, "threads": args.threads, "warmup": args.warmup, "iters": args.iters,
         "load_average_before": load_before, "load_average_after": os.getloadavg(), "wall_s": time.time() - started,
         "environment": environment, "rows": rows, "notes": sections, "checks": unet_sharp_checks(rows),
@@ -206,8 +208,8 @@ def to_markdown(doc: dict) -> str:
         t, o = _p50(l.get("torch") or {}), _p50(l.get("ort-cpu") or {})
         iou = f"{l['iou']:.3f}" if l["iou"] is not None and l.get("trained") else "(random weights)"
         lines.append(
-            f"| {l['model']} | {l['variant']} | {l['precision']} | {l['size']} | {l['params'] / 1e6:.3f} "
-            f"| {l['gflops']:.2f} | "
+            f"| {l['model']} | {l['variant']} | {l['precision']} | {l['size']} | {l['params'] / 1e6:.3f} | "
+            f"{l['gflops']:.2f} | "
             f"{f'{t:.2f}' if t else '-'} | {f'{o:.2f}' if o else '-'} | {f'{t / o:.2f}x' if t and o else '-'} | "
             f"{f'{1e3 / o:.1f}' if o else '-'} | {iou} |"
         )

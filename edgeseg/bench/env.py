@@ -12,14 +12,13 @@ import os
 import platform
 import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from ..runtime.backends import Backend
 from . import jetson, nvidia
 from .probe import run_tool
-
-BACKENDS = ("torch", "ort-cpu", "ort-cuda", "ort-trt", "trt")
 
 # (distribution names to try, module name): onnxruntime ships as onnxruntime or onnxruntime-gpu;
 # JetPack's apt-installed tensorrt has no pip metadata, so the module's __version__ is the fallback.
@@ -43,10 +42,17 @@ PROBE_ONNX = bytes.fromhex(
 
 @dataclass(frozen=True)
 class BackendStatus:
-    name: str
+    backend: Backend
     available: bool
     reason: str = ""  # why it cannot run here (empty when it can)
     detail: str = ""  # what it would run on (device, providers)
+
+    @property
+    def name(self) -> str:
+        return self.backend.short
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "available": self.available, "reason": self.reason, "detail": self.detail}
 
 
 def versions() -> dict[str, str | None]:
@@ -136,9 +142,15 @@ def ort_providers() -> list[str] | None:
 
 
 def backends() -> list[BackendStatus]:
+    """Every `Backend`, in its order, with whether it can run here."""
     gpu = nvidia_gpu_present()
-    return [_torch(), _ort_cpu(), _ort_gpu("ort-cuda", "CUDAExecutionProvider", "cuda", gpu),
-            _ort_gpu("ort-trt", "TensorrtExecutionProvider", "tensorrt", gpu), _trt(gpu)]
+    return [_torch(), _ort_cpu(), _ort_gpu(Backend.ORT_CUDA, "CUDAExecutionProvider", "cuda", gpu),
+            _ort_gpu(Backend.ORT_TENSORRT, "TensorrtExecutionProvider", "tensorrt", gpu), _trt(gpu)]
+
+
+def status(backend: Backend) -> BackendStatus:
+    """Whether one backend can run here, and why not."""
+    return next(s for s in backends() if s.backend is backend)
 
 
 def nvidia_gpu_present() -> str | None:
@@ -154,21 +166,21 @@ def _torch() -> BackendStatus:
     try:
         import torch
     except Exception as exc:  # noqa: BLE001
-        return BackendStatus("torch", False, f"torch not importable ({exc}); pip install 'edgeseg[torch]'")
+        return BackendStatus(Backend.TORCH, False, f"torch not importable ({exc}); pip install 'edgeseg[torch]'")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return BackendStatus("torch", True, detail=f"eager PyTorch on {device}, {torch.get_num_threads()} threads")
+    return BackendStatus(Backend.TORCH, True, detail=f"eager PyTorch on {device}, {torch.get_num_threads()} threads")
 
 
 def _ort_cpu() -> BackendStatus:
     providers = ort_providers()
     if providers is None:
-        return BackendStatus("ort-cpu", False, "onnxruntime not installed; pip install 'edgeseg[ort]'")
+        return BackendStatus(Backend.ORT_CPU, False, "onnxruntime not installed; pip install 'edgeseg[ort]'")
     if "CPUExecutionProvider" not in providers:
-        return BackendStatus("ort-cpu", False, f"onnxruntime lists no CPUExecutionProvider ({providers})")
-    return BackendStatus("ort-cpu", True, detail="ONNX Runtime CPUExecutionProvider")
+        return BackendStatus(Backend.ORT_CPU, False, f"onnxruntime lists no CPUExecutionProvider ({providers})")
+    return BackendStatus(Backend.ORT_CPU, True, detail="ONNX Runtime CPUExecutionProvider")
 
 
-def _ort_gpu(name: str, provider: str, lib: str, gpu_missing: str | None) -> BackendStatus:
+def _ort_gpu(name: Backend, provider: str, lib: str, gpu_missing: str | None) -> BackendStatus:
     providers = ort_providers()
     if providers is None:
         return BackendStatus(name, False, "onnxruntime not installed; pip install 'edgeseg[ort]'")
@@ -218,21 +230,22 @@ def _trt(gpu_missing: str | None) -> BackendStatus:
     try:
         import tensorrt
     except Exception as exc:  # noqa: BLE001
-        return BackendStatus("trt", False, f"TensorRT not importable ({exc}); pip install 'edgeseg[trt]' on a machine with an NVIDIA GPU")
+        return BackendStatus(Backend.TENSORRT, False, f"TensorRT not importable ({exc}); "
+                             "pip install 'edgeseg[trt]' on a machine with an NVIDIA GPU")
     try:
         import pycuda.driver as cuda
     except Exception as exc:  # noqa: BLE001
-        return BackendStatus("trt", False, f"pycuda not importable ({exc}); pip install 'edgeseg[trt]'")
+        return BackendStatus(Backend.TENSORRT, False, f"pycuda not importable ({exc}); pip install 'edgeseg[trt]'")
     if gpu_missing:
-        return BackendStatus("trt", False, gpu_missing)
+        return BackendStatus(Backend.TENSORRT, False, gpu_missing)
     try:
         cuda.init()
         count = cuda.Device.count()
     except Exception as exc:  # noqa: BLE001
-        return BackendStatus("trt", False, f"pycuda cannot reach a GPU: {exc}")
+        return BackendStatus(Backend.TENSORRT, False, f"pycuda cannot reach a GPU: {exc}")
     if count == 0:
-        return BackendStatus("trt", False, "CUDA sees no device")
-    return BackendStatus("trt", True, detail=f"TensorRT {tensorrt.__version__} on {cuda.Device(0).name()}")
+        return BackendStatus(Backend.TENSORRT, False, "CUDA sees no device")
+    return BackendStatus(Backend.TENSORRT, True, detail=f"TensorRT {tensorrt.__version__} on {cuda.Device(0).name()}")
 
 
 def capture(threads: int | None = None, with_backends: bool = True) -> dict:
@@ -246,5 +259,5 @@ def capture(threads: int | None = None, with_backends: bool = True) -> dict:
         "jetson": jetson.capture(),
     }
     if with_backends:
-        env["backends"] = [asdict(b) for b in backends()]
+        env["backends"] = [b.as_dict() for b in backends()]
     return env

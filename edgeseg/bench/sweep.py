@@ -5,35 +5,34 @@ Every row runs through a runtime `Segmenter`: its `preprocess`, the runner's `in
 runner (torch_runner.py), so all backends share pre/post and differ only in `infer`. Before timing,
 each row segments the evaluation images once (untimed) for IoU/Dice against the ground truth and for
 mask parity against the reference: the first row of the same variant that ran (the torch fp32 row,
-else the first fp32 row; without fp32 rows, the first fp16/int8 one). A backend that cannot run here gives one "skipped" row with the reason; a row that fails
-gives a "failed" row with the error. Nothing is dropped.
+else the first fp32 row; without fp32 rows, the first fp16/int8 one). A backend that cannot run here
+gives one "skipped" row with the reason; a row that fails gives a "failed" row with the error.
+Nothing is dropped.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .. import manifest as mf
 from ..errors import EdgesegError
 from ..metrics import Confusion, dataset_scores
-from ..runtime.backends import SHORT_NAMES, runtime_name
+from ..runtime.backends import Backend, parse_backend
 from . import env as bench_env
-from .inputs import Images
+from .inputs import Images, Target
 from .power import PowerSampler
+from .results import BenchRow, Parity
 from .stats import CV_WARN
-from .timing import TimingPlan, time_pipeline
+from .timing import Timing, TimingPlan, time_pipeline
 
-BACKENDS = bench_env.BACKENDS
-SCHEMA = "edgeseg.bench/1"
+ORDER = tuple(Backend)  # rows of one configuration are listed in this order
 
 
 @dataclass
 class SweepPlan:
-    backends: list[str]
+    backends: list[Backend]  # long or short names are accepted too
     batches: list[int]
     variants: list[str] | None = None  # None: every variant in the bundle (or model)
     precisions: list[str] | None = None  # None: every precision in the bundle
@@ -41,10 +40,7 @@ class SweepPlan:
     threads: int = 1
 
     def __post_init__(self):
-        self.backends = [SHORT_NAMES.get(b, b) for b in self.backends]  # the runtime's long names work too
-        bad = [b for b in self.backends if b not in BACKENDS]
-        if bad:
-            raise EdgesegError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(BACKENDS)}")
+        self.backends = [parse_backend(b) for b in self.backends]
         if not self.batches or any(b < 1 for b in self.batches):
             raise EdgesegError("batch sizes must be >= 1")
         bad = [p for p in self.precisions or [] if p not in mf.PRECISIONS]
@@ -52,35 +48,22 @@ class SweepPlan:
             raise EdgesegError(f"unknown precision(s) {', '.join(bad)}; choose from {', '.join(mf.PRECISIONS)}")
 
 
-@dataclass
-class Target:
-    """What is benchmarked at one input size: a bundle (ORT/TRT rows) and/or a model (torch rows)."""
-
-    size: int
-    bundle: Path | None = None
-    manifest: mf.Manifest | None = None
-    model: object | None = None  # the SegModel from the checkpoint
-    normalization: mf.Normalization | None = None
-    checkpoint_file: Path | None = None
-    torch_reason: str = ""  # why there are no torch rows, when model is None
-
-
-def run_sweep(targets: list[Target], plan: SweepPlan, images: Images, log=print) -> tuple[list[dict], list[str]]:
+def run_sweep(targets: list[Target], plan: SweepPlan, images: Images, log=print) -> tuple[list[BenchRow], list[str]]:
     """All rows for all targets, and the warnings to print with them."""
-    statuses = {b.name: b for b in bench_env.backends()}
-    rows: list[dict] = []
+    statuses = {s.backend: s for s in bench_env.backends()}
+    rows: list[BenchRow] = []
     warnings: list[str] = []
     model_name = _model_name(targets)
     for backend in plan.backends:
         status = statuses[backend]
         if not status.available:
             rows.append(_skipped(model_name, backend, status.reason))
-    if "torch" in plan.backends and statuses["torch"].available:
+    if Backend.TORCH in plan.backends and statuses[Backend.TORCH].available:
         for t in targets:
             if t.model is None:
-                rows.append(_skipped(model_name, "torch", t.torch_reason, size=t.size))
+                rows.append(_skipped(model_name, Backend.TORCH, t.torch_reason, size=t.size))
     runnable = [b for b in plan.backends if statuses[b].available]
-    _set_torch_threads(plan.threads, "torch" in runnable)
+    _set_torch_threads(plan.threads, Backend.TORCH in runnable)
     with PowerSampler() as power:
         if power.reason:
             warnings.append(f"power not measured: {power.reason}")
@@ -88,15 +71,15 @@ def run_sweep(targets: list[Target], plan: SweepPlan, images: Images, log=print)
             for variant in _variants(t, plan):
                 reference: dict = {}
                 for precision in _precisions(t, plan, variant):
-                    for backend in sorted(runnable, key=BACKENDS.index):
-                        if backend == "torch" and (t.model is None or precision != "fp32"):
+                    for backend in sorted(runnable, key=ORDER.index):
+                        if backend is Backend.TORCH and (t.model is None or precision != "fp32"):
                             continue  # torch is the fp32 eager reference only
-                        if backend != "torch" and t.manifest is None:
+                        if backend is not Backend.TORCH and t.manifest is None:
                             continue
                         for batch in plan.batches:
                             row = _row(t, variant, precision, backend, batch, plan, images, reference, power, log)
                             rows.append(row)
-                            warnings += row.get("warnings", [])
+                            warnings += row.warnings
     return rows, warnings
 
 
@@ -115,7 +98,8 @@ def _variants(t: Target, plan: SweepPlan) -> list[str]:
         return have
     missing = [v for v in plan.variants if v not in have]
     if missing:
-        raise EdgesegError(f"variant(s) {', '.join(missing)} not available; this {'bundle' if t.manifest else 'model'} has: {', '.join(have)}")
+        raise EdgesegError(f"variant(s) {', '.join(missing)} not available; "
+                           f"this {'bundle' if t.manifest else 'model'} has: {', '.join(have)}")
     return list(plan.variants)
 
 
@@ -128,9 +112,8 @@ def _precisions(t: Target, plan: SweepPlan, variant: str) -> list[str]:
     return sorted(dict.fromkeys(wanted), key=lambda p: order.get(p, 99))
 
 
-def _skipped(model: str, backend: str, reason: str, **extra) -> dict:
-    return {"model": model, "variant": None, "precision": None, "backend": backend, "batch": None,
-            "img_size": extra.get("size"), "status": "skipped", "reason": reason}
+def _skipped(model: str, backend: Backend, reason: str, size: int | None = None) -> BenchRow:
+    return BenchRow(model=model, backend=backend, img_size=size, status="skipped", reason=reason)
 
 
 def _set_torch_threads(threads: int, needed: bool) -> None:
@@ -140,21 +123,24 @@ def _set_torch_threads(threads: int, needed: bool) -> None:
         torch.set_num_threads(threads)
 
 
-def _row(t: Target, variant, precision, backend, batch, plan, images: Images, reference, power, log) -> dict:
-    row = {"model": _model_name([t]), "variant": variant, "precision": precision, "backend": backend,
-           "batch": batch, "img_size": t.size, "status": "ok", "reason": "", "warnings": []}
-    label = f"{variant} {precision} {backend} batch {batch} at {t.size}px"
+def _row(
+    t: Target, variant, precision, backend: Backend, batch, plan, images: Images, reference, power, log
+) -> BenchRow:
+    row = BenchRow(model=_model_name([t]), backend=backend, variant=variant, precision=precision, batch=batch,
+                   img_size=t.size)
+    label = f"{variant} {precision} {backend.short} batch {batch} at {t.size}px"
     try:
         seg, facts = _open(t, variant, precision, backend, plan.threads)
     except EdgesegError as exc:  # the backend cannot run this artifact here (no engine, no artifact, ...)
-        return {**row, "status": "skipped", "reason": str(exc)}
-    row.update(facts, img_size=seg.size[0])
+        return replace(row, status="skipped", reason=str(exc))
+    row = replace(row, **facts, img_size=seg.size[0])
     try:
         with seg:
             if seg.batch is not None and seg.batch != batch:
-                return {**row, "status": "skipped", "reason": f"{row['file']} has a fixed batch of {seg.batch}; export with --dynamic-batch {batch}"}
+                why = f"{row.file} has a fixed batch of {seg.batch}; export it with a dynamic batch of {batch} or more"
+                return replace(row, status="skipped", reason=why)
             log(f"bench: {label}")
-            row.update(_quality(seg, images, reference, f"{backend} {precision}"))
+            row = replace(row, **_quality(seg, images, reference, f"{backend.short} {precision}"))
             timed = [images.images[i % len(images.images)] for i in range(batch)]
             timing = time_pipeline(
                 preprocess=lambda: seg.preprocess(timed),
@@ -162,25 +148,41 @@ def _row(t: Target, variant, precision, backend, batch, plan, images: Images, re
                 postprocess=seg.postprocess,
                 batch=batch,
                 plan=plan.timing,
-                device_timings=getattr(seg.runner, "last_timings", None),
+                device_timings=seg.runner.last_timings,
             )
-            row.update(timing.as_dict())
-            row["power"] = power.window(*timing.window, images=batch * timing.latency.n)
-            row["gpu_mem_mb"] = _gpu_memory(backend, seg)
+            row = replace(row, **_timed(timing), power=power.window(*timing.window, images=batch * timing.latency.n),
+                          gpu_mem_mb=_gpu_memory(backend, seg))
     except EdgesegError as exc:
-        return {**row, "status": "failed", "reason": str(exc)}
+        return replace(row, status="failed", reason=str(exc))
     except Exception as exc:  # noqa: BLE001  (a backend crashing on one row must not lose the others)
-        return {**row, "status": "failed", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+        return replace(row, status="failed", reason=f"{type(exc).__name__}: {exc}".splitlines()[0])
     if timing.latency.noisy:
-        row["warnings"].append(f"{label}: latency CV {timing.latency.cv:.1%} > {CV_WARN:.0%} (noisy machine or too few iterations)")
+        row.warnings.append(
+            f"{label}: latency CV {timing.latency.cv:.1%} > {CV_WARN:.0%} (noisy machine or too few iterations)"
+        )
     return row
 
 
-def _open(t: Target, variant, precision, backend, threads):
+def _timed(timing: Timing) -> dict:
+    """The row fields a timing fills."""
+    return {
+        "latency_ms": timing.latency,
+        "preprocess_ms": timing.preprocess,
+        "postprocess_ms": timing.postprocess,
+        "end_to_end_ms": timing.end_to_end,
+        "throughput": timing.throughput,
+        "throughput_e2e": timing.throughput_e2e,
+        "device_ms": timing.device,
+        "peak_rss_mb": timing.peak_rss_mb,
+        "peak_rss_scope": timing.peak_rss_scope,
+    }
+
+
+def _open(t: Target, variant, precision, backend: Backend, threads):
     """(Segmenter, row facts: device, file, file size, params, GFLOPs) for one row."""
     from ..runtime import Segmenter
 
-    if backend == "torch":
+    if backend is Backend.TORCH:
         from .torch_runner import TorchRunner, torch_artifact
 
         device = "cuda" if _torch_cuda() else "cpu"
@@ -188,23 +190,24 @@ def _open(t: Target, variant, precision, backend, threads):
         if t.manifest is not None:
             bundled = _find_artifact(t.manifest, variant, "fp32")
             if bundled is not None:
-                artifact = mf.Artifact(**{**artifact.__dict__, "threshold": bundled.threshold, "output_kind": bundled.output_kind})
-        runner = TorchRunner(t.model.deploy(variant), artifact.input.shape[1], artifact.output.shape[1], artifact.input.shape[2], device)
-        stats = _deploy_stats(t, variant)
+                artifact = replace(artifact, threshold=bundled.threshold, output_kind=bundled.output_kind)
+        shape = artifact.input.shape
+        runner = TorchRunner(t.model.deploy(variant), shape[1], artifact.output.shape[1], shape[2], device)
         weights = t.checkpoint_file
         facts = {"device": f"torch {device}", "file": weights.name if weights else None,
-                 "file_size_mb": weights.stat().st_size / 2**20 if weights else None, **stats}
+                 "file_size_mb": weights.stat().st_size / 2**20 if weights else None, **_deploy_stats(t, variant)}
         return Segmenter(runner, artifact, t.normalization or t.manifest.normalization), facts
     artifact = _find_artifact(t.manifest, variant, precision)
     if artifact is None:
         raise EdgesegError(f"{variant}.{precision} not in the bundle")
-    seg = Segmenter.from_bundle(t.bundle, backend=runtime_name(backend), variant=variant, precision=precision, threads=threads)
+    seg = Segmenter.from_bundle(t.bundle, backend=backend.value, variant=variant, precision=precision, threads=threads)
     params, gflops = artifact.params, artifact.gflops
     if (params is None or gflops is None) and t.model is not None:
         stats = _deploy_stats(t, variant)
         params, gflops = params or stats["params"], gflops or stats["gflops"]
-    facts = {"device": backend, "file": artifact.file, "file_size_mb": (t.bundle / artifact.file).stat().st_size / 2**20,
-             "params": params, "gflops": gflops}
+    size_mb = (t.bundle / artifact.file).stat().st_size / 2**20
+    facts = {"device": backend.short, "file": artifact.file, "file_size_mb": size_mb, "params": params,
+             "gflops": gflops}
     return seg, facts
 
 
@@ -212,17 +215,14 @@ def _find_artifact(manifest: mf.Manifest, variant: str, precision: str) -> mf.Ar
     return next((a for a in manifest.artifacts if a.variant == variant and a.precision == precision), None)
 
 
-_STATS: dict = {}
-
-
 def _deploy_stats(t: Target, variant: str) -> dict:
-    key = (id(t.model), variant, t.size)
-    if key not in _STATS:
+    """Params and GFLOPs of the target's deploy module, counted once per variant (kept on the target)."""
+    if variant not in t.stats:
         from .flops import deploy_stats
 
         s = deploy_stats(t.model, variant, t.size)
-        _STATS[key] = {"params": s.params, "gflops": s.gflops}
-    return _STATS[key]
+        t.stats[variant] = {"params": s.params, "gflops": s.gflops}
+    return t.stats[variant]
 
 
 def _torch_cuda() -> bool:
@@ -237,7 +237,8 @@ def _quality(seg, images: Images, reference: dict, name: str) -> dict:
     out: dict = {}
     if images.masks is not None:
         scores = dataset_scores(masks, images.masks)
-        out.update(iou=scores["mean_iou"], dice=scores["mean_dice"], micro_iou=scores["micro_iou"], scored_images=scores["images"])
+        out.update(iou=scores["mean_iou"], dice=scores["mean_dice"], micro_iou=scores["micro_iou"],
+                   scored_images=scores["images"])
     if not reference:
         reference.update(name=name, masks=masks)
     total = Confusion(0, 0, 0, 0)
@@ -246,29 +247,17 @@ def _quality(seg, images: Images, reference: dict, name: str) -> dict:
         total = total + Confusion.of(a, b)
         flips += int(np.count_nonzero(a != b))
         pixels += a.size
-    out["parity"] = {"reference": reference["name"], "flips": flips / pixels if pixels else 0.0, "iou": total.iou()}
+    out["parity"] = Parity(reference=reference["name"], flips=flips / pixels if pixels else 0.0, iou=total.iou())
     return out
 
 
-def _gpu_memory(backend: str, seg) -> float | None:
-    if backend == "torch":
+def _gpu_memory(backend: Backend, seg) -> float | None:
+    if backend is Backend.TORCH:
         import torch
 
         return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-    if backend == "ort-cpu":
+    if backend is Backend.ORT_CPU:
         return None
     from .nvidia import memory_used_mb
 
     return memory_used_mb()
-
-
-def result_document(rows, warnings, environment, settings, command) -> dict:
-    return {
-        "schema": SCHEMA,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": command,
-        "settings": settings,
-        "environment": environment,
-        "rows": rows,
-        "warnings": warnings,
-    }

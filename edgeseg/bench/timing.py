@@ -8,10 +8,10 @@ What is timed (wall clock, `time.perf_counter`, per batch):
 Throughput (images/s) = batch / median latency: on a shared machine the median is robust to the
 stalls other processes cause, which a mean would fold into the figure (the mean is reported too).
 
-Device hook: a runner that measures on the device exposes `last_timings() -> dict[str, float]`,
-milliseconds spent in the last `infer` call under the keys `h2d`, `compute` and `d2h` (TensorRT's
-runner fills them from CUDA events). The harness reads it after each timed call and never looks
-inside the runner otherwise.
+Device timings: every runtime `Runner` has `last_timings()`, the milliseconds its last `infer` spent
+in each of `DEVICE_STEPS` (h2d, compute, d2h) as measured on the device, or None (TensorRT's runner
+fills them from CUDA events; the others measure nothing there). The harness reads it after each
+timed call and never looks inside the runner otherwise.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime.base import DEVICE_STEPS
 from . import memory
 from .stats import LatencyStats
-
-DEVICE_KEYS = ("h2d", "compute", "d2h")
 
 
 @dataclass(frozen=True)
@@ -56,20 +55,6 @@ class Timing:
     window: tuple[float, float] = (0.0, 0.0)  # perf_counter span of the timed infer loop
     masks: Any = None  # postprocessed output of the last iteration
 
-    def as_dict(self) -> dict:
-        return {
-            "batch": self.batch,
-            "latency_ms": self.latency.as_dict(),
-            "preprocess_ms": self.preprocess.as_dict(),
-            "postprocess_ms": self.postprocess.as_dict(),
-            "end_to_end_ms": self.end_to_end.as_dict(),
-            "throughput": self.throughput,
-            "throughput_e2e": self.throughput_e2e,
-            "device_ms": {k: v.as_dict() for k, v in self.device.items()},
-            "peak_rss_mb": self.peak_rss_mb,
-            "peak_rss_scope": self.peak_rss_scope,
-        }
-
 
 def time_pipeline(
     preprocess: Callable[[], tuple[Any, Any]],
@@ -86,7 +71,7 @@ def time_pipeline(
         postprocess(infer(feed), metas)
 
     pre, inf, post = [], [], []
-    device: dict[str, list[float]] = {k: [] for k in DEVICE_KEYS}
+    device: dict[str, list[float]] = {k: [] for k in DEVICE_STEPS}
     masks = None
     clock = time.perf_counter
     start = clock()
@@ -136,7 +121,7 @@ def _per_second(batch: int, ms: float) -> float:
 def _collect(device: dict[str, list[float]], timings: dict | None) -> None:
     if not timings:
         return
-    for key in DEVICE_KEYS:
+    for key in DEVICE_STEPS:
         value = timings.get(key)
         if value is not None:
             device[key].append(float(value))

@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import manifest as mf
+from ..runtime.backends import Backend
 from ..runtime.base import Runner, TensorInfo
 
 
 class TorchRunner(Runner):
-    name = "torch"
+    name = Backend.TORCH
 
     def __init__(self, module, in_channels: int, num_classes: int, size: int, device: str = "cpu"):
         import torch

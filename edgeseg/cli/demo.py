@@ -61,16 +61,24 @@ def _step(console, title: str):
 
 @app.command("demo")
 def demo_cmd(
-    out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the run: train/, bundle/, bench/.")] = Path("runs/demo"),
-    quick: Annotated[bool, typer.Option("--quick", help="32 px images, 3 epochs: a smoke run in about 30 s on a 2-core CPU.")] = False,
+    out: Annotated[
+        Path,
+        typer.Option(file_okay=False, help="Folder for the run: train/, bundle/, bench/."),
+    ] = Path("runs/demo"),
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="32 px images, 3 epochs: a smoke run in about 30 s on a 2-core CPU."),
+    ] = False,
 ) -> None:
     """Train UNet# on synthetic nuclei, export L1..L4 (fp32, int8), build engines if possible, benchmark."""
     from rich.console import Console
 
+    from .. import bench
     from ..bench import env
     from ..export import export_bundle
+    from ..runtime.backends import Backend
     from ..train import TrainConfig, train
-    from .bench import bench_cmd
+    from .bench import command_line, progress_printer, show
 
     s = QUICK if quick else FULL
     _fresh(out)
@@ -90,7 +98,7 @@ def demo_cmd(
                       calib_images=s.calib_images, parity_images=PARITY_IMAGES, progress=True)
 
     with _step(console, "3/4 TensorRT engines"):
-        trt = next(b for b in env.backends() if b.name == "trt")
+        trt = env.status(Backend.TENSORRT)
         if trt.available:
             from ..engines.build import build_bundle
 
@@ -99,6 +107,7 @@ def demo_cmd(
             console.print(f"skipped: {trt.reason}", markup=False, highlight=False)
 
     with _step(console, "4/4 benchmark every backend (unavailable ones are listed with the reason)"):
-        bench_cmd(target=bundle, data=held_out, checkpoint=checkpoint, out=out / "bench", iters=s.iters,
-                  warmup=5, eval_images=32)
+        result = bench.run(bundle, data=held_out, checkpoint=checkpoint, out=out / "bench", iters=s.iters, warmup=5,
+                           eval_images=32, command=command_line(), log=progress_printer())
+        show(result)
     typer.echo(f"pareto plot: {out / 'bench' / 'pareto.png'}")

@@ -30,10 +30,12 @@ def env_cmd(
     for line in environment_lines(info):
         console.print(line, markup=False, highlight=False)
     providers = info.get("onnxruntime_providers")
-    console.print(f"onnxruntime providers listed: {', '.join(providers) if providers else 'none (not installed)'}", markup=False)
+    listed = ", ".join(providers) if providers else "none (not installed)"
+    console.print(f"onnxruntime providers listed: {listed}", markup=False)
     table = Table(title="backends")
     for col in ("backend", "available", "details / why not"):
         table.add_column(col, overflow="fold")
     for b in info["backends"]:
-        table.add_row(b["name"], "[green]yes[/]" if b["available"] else "[red]no[/]", escape(b["detail"] if b["available"] else b["reason"]))
+        available = "[green]yes[/]" if b["available"] else "[red]no[/]"
+        table.add_row(b["name"], available, escape(b["detail"] if b["available"] else b["reason"]))
     console.print(table)

@@ -8,17 +8,10 @@ from typing import Annotated
 
 import typer
 
+from ..runtime.backends import RUNTIME, names
 from . import app
 
-
-class Backend(str, Enum):
-    auto = "auto"
-    tensorrt = "tensorrt"
-    ort_tensorrt = "ort-tensorrt"
-    ort_cuda = "ort-cuda"
-    ort_cpu = "ort-cpu"
-    trt = "trt"  # the short names `edgeseg bench` uses
-    ort_trt = "ort-trt"
+BackendChoice = Enum("BackendChoice", {n.replace("-", "_"): n for n in ("auto", *names(RUNTIME))}, type=str)
 
 
 class Precision(str, Enum):
@@ -32,7 +25,7 @@ def predict_cmd(
     bundle: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Bundle folder.")],
     images: Annotated[list[Path], typer.Argument(exists=True, help="Image files or folders of images.")],
     out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the mask PNGs.")],
-    backend: Annotated[Backend, typer.Option(help="Inference backend; auto picks the best that runs here.")] = Backend.auto,
+    backend: Annotated[BackendChoice, typer.Option(help="Inference backend; auto picks the best that runs here.")] = BackendChoice.auto,
     variant: Annotated[str | None, typer.Option(help="Deploy variant (default: the bundle's first).")] = None,
     precision: Annotated[Precision | None, typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
     overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with the mask in red.")] = False,

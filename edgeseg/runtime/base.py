@@ -2,6 +2,8 @@
 
 Subclasses describe their tensors (`inputs`, `outputs`: name, shape with None for a dynamic axis,
 dtype) and implement `infer_impl(feed) -> outputs`. Validation happens here, once, for all backends.
+A runner that can time its own work on the device overrides `last_timings` (the benchmark reads it
+after each timed `infer`; the wall clock around `infer` it measures itself).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EdgesegInputError
+
+DEVICE_STEPS = ("h2d", "compute", "d2h")  # the parts of an `infer` a runner may time on the device
 
 
 @dataclass(frozen=True)
@@ -24,9 +28,11 @@ class TensorInfo:
             raise EdgesegInputError(f"input {self.name!r} must be a numpy array, got {type(array).__name__}")
         if array.dtype != self.dtype:
             raise EdgesegInputError(f"input {self.name!r} must be {self.dtype}, got {array.dtype}")
-        if array.ndim != len(self.shape) or any(want is not None and want != got for want, got in zip(self.shape, array.shape)):
+        fits = all(want is None or want == got for want, got in zip(self.shape, array.shape))
+        if array.ndim != len(self.shape) or not fits:
             want = "x".join("?" if d is None else str(d) for d in self.shape)
-            raise EdgesegInputError(f"input {self.name!r} must have shape {want}, got {'x'.join(map(str, array.shape))}")
+            got = "x".join(map(str, array.shape))
+            raise EdgesegInputError(f"input {self.name!r} must have shape {want}, got {got}")
         if array.size == 0:
             raise EdgesegInputError(f"input {self.name!r} is empty (shape {array.shape})")
 
@@ -62,7 +68,15 @@ class Runner:
             info.check(feed[info.name])
             batch = feed[info.name].shape[0] if feed[info.name].ndim else 0
             if self.max_batch is not None and batch > self.max_batch:
-                raise EdgesegInputError(f"batch {batch} is larger than this {self.name} runner's maximum {self.max_batch}")
+                raise EdgesegInputError(
+                    f"batch {batch} is larger than this {self.name} runner's maximum {self.max_batch}"
+                )
 
     def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+    def last_timings(self) -> dict[str, float] | None:
+        """Milliseconds the calling thread's last `infer` spent in each of `DEVICE_STEPS` (host-to-device
+        copy, compute, device-to-host copy), measured on the device; None from a runner that does not
+        measure them (the default)."""
+        return None

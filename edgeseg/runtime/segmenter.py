@@ -19,7 +19,7 @@ import numpy as np
 from .. import manifest as mf
 from ..errors import EdgesegError, EdgesegInputError
 from . import preprocess as pre
-from .backends import BACKENDS, candidates, matching_engine, runtime_name
+from .backends import RUNTIME, Backend, candidates, matching_engine, parse_backend
 from .base import Runner
 
 
@@ -129,12 +129,10 @@ class Segmenter:
 
 def open_runner(name: str, bundle: Path, manifest: mf.Manifest, artifact: mf.Artifact, *, threads: int = 0, cache_dir=None) -> Runner:
     """Start one backend's runner for `artifact`, or raise EdgesegError saying why it cannot start."""
-    name = runtime_name(name)
-    if name not in BACKENDS:
-        raise EdgesegError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
-    if name == "tensorrt":
-        from .trt_info import current_device, trt_version
+    backend = parse_backend(name, RUNTIME)
+    if backend is Backend.TENSORRT:
         from .trt import TrtRunner
+        from .trt_info import current_device, trt_version
 
         device = current_device()
         engine = matching_engine(manifest, artifact, device.compute_capability, trt_version())
@@ -147,7 +145,8 @@ def open_runner(name: str, bundle: Path, manifest: mf.Manifest, artifact: mf.Art
     from .ort import OrtRunner
 
     cache = cache_dir if cache_dir is not None else bundle / "ort-trt-cache"
-    return OrtRunner(bundle / artifact.file, name, precision=artifact.precision, threads=threads, cache_dir=cache if name == "ort-tensorrt" else None)
+    return OrtRunner(bundle / artifact.file, backend.value, precision=artifact.precision, threads=threads,
+                     cache_dir=cache if backend is Backend.ORT_TENSORRT else None)
 
 
 def _is_single(images) -> bool:

@@ -4,7 +4,7 @@ import pytest
 from edgeseg import manifest as mf
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime import BACKENDS
-from edgeseg.runtime.backends import candidates, matching_engine
+from edgeseg.runtime.backends import RUNTIME, Backend, candidates, matching_engine, names, parse_backend
 from edgeseg.runtime.ort import providers_for, trt_ep_options
 from edgeseg.runtime.trt import dynamic, use_zero_copy, volume
 
@@ -22,6 +22,30 @@ def test_preference_order():
     with pytest.raises(EdgesegError, match="ort-cpu"):
         candidates("gpu")
     assert candidates("trt") == ["tensorrt"] and candidates("ort-trt") == ["ort-tensorrt"]  # bench's names work too
+    with pytest.raises(EdgesegError, match="unknown backend 'torch'"):
+        candidates("torch")  # the eager reference is not a runtime backend
+
+
+def test_one_backend_enum_with_long_and_short_names():
+    assert [b.value for b in Backend] == ["torch", "ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt"]
+    assert [b.short for b in Backend] == ["torch", "ort-cpu", "ort-cuda", "ort-trt", "trt"]
+    assert Backend("trt") is Backend.TENSORRT and Backend("ort-tensorrt") is Backend.ORT_TENSORRT
+    assert f"{Backend.ORT_TENSORRT}" == str(Backend.ORT_TENSORRT) == "ort-tensorrt" == Backend.ORT_TENSORRT
+    assert BACKENDS == RUNTIME and Backend.TORCH not in RUNTIME
+    assert names(RUNTIME) == ("tensorrt", "ort-tensorrt", "ort-cuda", "ort-cpu", "trt", "ort-trt")
+    assert names(short=True) == ("torch", "ort-cpu", "ort-cuda", "ort-trt", "trt")
+    assert parse_backend("ort-trt") is Backend.ORT_TENSORRT and parse_backend(Backend.TORCH) is Backend.TORCH
+    listed = r"choose one of: torch, ort-cpu, ort-cuda, ort-tensorrt \(ort-trt\), tensorrt \(trt\)$"
+    with pytest.raises(EdgesegError, match="unknown backend 'gpu'; " + listed):
+        parse_backend("gpu")
+
+
+def test_cli_choices_derive_from_the_enum():
+    from edgeseg.cli.bench import ALL_BACKENDS
+    from edgeseg.cli.predict import BackendChoice
+
+    assert [c.value for c in BackendChoice] == ["auto", *names(RUNTIME)]
+    assert ALL_BACKENDS.split(",") == [b.short for b in Backend]
 
 
 def _engine(artifact, cc, trt):
