@@ -187,7 +187,6 @@ def _attach_model(t, path: Path) -> None:
 
 
 def _bundle_size(manifest) -> int:
-    exported = (getattr(manifest, "export", None) or {}).get("img_size")
-    if exported:
-        return int(exported)
+    if manifest.export is not None:
+        return manifest.export.img_size
     return max(int(a.input.shape[2]) for a in manifest.artifacts)

@@ -144,7 +144,7 @@ def test_segmenter_checks_the_artifact_against_the_manifest(bundle):
     with OrtRunner(folder / art.file, threads=1) as runner:
         with pytest.raises(EdgesegError, match="fit must be one of"):
             Segmenter(runner, art, manifest.normalization, fit="crop")
-        with pytest.raises(EdgesegError, match="static C, H, W"):
+        with pytest.raises(EdgesegError, match=r"input.shape\[2\] must be an integer"):
             Segmenter(runner, replace(art, input=replace(art.input, shape=("batch", 3, "h", "w"))), manifest.normalization)
         with pytest.raises(EdgesegError, match="takes 3 channels"):
             Segmenter(runner, art, mf.Normalization("gray", (0.5,), (0.2,)))
