@@ -32,8 +32,8 @@ def _signed_set(bundle: Path) -> tuple[list[str], list[str]]:
 
 def _hashing(ignored: list[str]):
     hashing = require("model_signing.hashing", "sign")
-    return hashing.Config().use_file_serialization(hashing_algorithm="sha256", allow_symlinks=False,
-                                                    ignore_paths=ignored)
+    config = hashing.Config().use_file_serialization(hashing_algorithm="sha256", allow_symlinks=False)
+    return config.set_ignored_paths(paths=ignored, ignore_git_paths=False)  # names relative to the bundle
 
 
 def sign(bundle: str | Path, key: str | Path, password: str | None = None) -> Path:

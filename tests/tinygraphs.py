@@ -59,13 +59,13 @@ def add(folder, artifact, graph, source=SOURCE, model="unet_sharp"):
     return replace(artifact, sha256=digest)
 
 
-def export(out, seed: int, variants=("L1",)) -> mf.Manifest:
+def export(out, seed: int, variants=("L1",), sign_key=None) -> mf.Manifest:
     """A bundle of `variants` (weights from `seed`) written beside `out` and swapped in."""
     with bundle.staging(out) as stage:
         arts = tuple(add(stage.folder, artifact(v), graph(seed=seed + i)) for i, v in enumerate(variants))
         manifest = mf.Manifest(model={"name": "unet_sharp", "config": {}}, normalization=Normalization(),
                                artifacts=arts, source=SOURCE)
-        return stage.commit(manifest)
+        return stage.commit(manifest, sign_key)
 
 
 if __name__ == "__main__":

@@ -34,15 +34,18 @@ def export_cmd(
     parity_images: Annotated[int, typer.Option(min=1, help="Images compared against eager PyTorch per artifact.")] = 8,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset (TensorRT 10 parses 9..20).")] = 18,
     target: Annotated[TargetName, typer.Option(help="Where the engines will be built.")] = TargetName.cuda,
+    sign_key: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Sign the bundle with this EC private key (PEM; extra `sign`).")] = None,
 ) -> None:
     """Export deploy variants to ONNX in fp32/fp16/int8, check parity and TensorRT compatibility, write a bundle."""
     if batch is not None and dynamic_batch is not None:
         raise typer.BadParameter("give either --batch or --dynamic-batch, not both", param_hint="--batch")
     from rich.console import Console
 
-    from ..export import export_bundle
+    from ..export import bundle, export_bundle
 
     console = Console()
+    for line in bundle.recover(out):  # an earlier export of this bundle was interrupted
+        typer.echo(f"{out}: {line}")
     manifest = export_bundle(
         checkpoint,
         out,
@@ -58,6 +61,7 @@ def export_cmd(
         opset=opset,
         target=target.value,
         progress=True,
+        sign_key=sign_key,
     )
     console.print(_table(manifest, out))
     typer.echo("\nNext:")

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -159,3 +161,53 @@ def test_unloadable_onnx_is_a_one_line_error(tmp_path):
     (tmp_path / "broken.onnx").write_bytes(b"not a protobuf")
     with pytest.raises(EdgesegError, match="ONNX Runtime cannot load broken.onnx"):
         OrtRunner(tmp_path / "broken.onnx")
+
+
+def _crafted_copy(folder, tmp_path, change):
+    """A copy of the bundle whose manifest was edited by `change` and given a matching digest."""
+    import json
+    import shutil
+
+    copy = tmp_path / "crafted"
+    shutil.copytree(folder, copy)
+    d = json.loads((copy / mf.MANIFEST).read_text())
+    change(d)
+    d["digest"] = mf.digest_of(d)
+    (copy / mf.MANIFEST).write_text(json.dumps(d))
+    return copy
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["artifacts"][0]["input"].update(shape=["batch", 3, 16, 16]), "has shape \\?x3x32x32, the manifest says \\?x3x16x16"),
+    (lambda d: d["artifacts"][0]["input"].update(name="image"), "input is named 'input', the manifest says 'image'"),
+    (lambda d: d["artifacts"][0]["output"].update(name="mask"), "output is named 'output', the manifest says 'mask'"),
+    (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 10**9, 10**9]), "must be in \\[1, 8192\\]"),
+    (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 0, 0]), "must be in \\[1, 8192\\]"),
+    (lambda d: d.update(model=[[[[]]]]), "model must be an object"),
+])
+def test_predict_with_a_manifest_that_disagrees_with_its_graph_fails_once_at_load(bundle, tmp_path, change, message):
+    from clirun import invoke
+
+    from edgeseg.data.images import write_png
+
+    folder, _, _ = bundle
+    crafted = _crafted_copy(folder, tmp_path, change)
+    for name in "abcd":
+        write_png(tmp_path / "images" / f"{name}.png", np.zeros((8, 8, 3), np.uint8))
+    r = invoke("predict", crafted, tmp_path / "images", "--out", tmp_path / "masks", "--backend", "ort-cpu")
+    assert r.exit_code == 2 and re.search(message, r.text), r.output
+    assert "could not be segmented" not in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "masks").exists()
+
+
+def test_the_runner_must_agree_with_the_manifest(bundle):
+    """Checked again against the backend's own view (a TensorRT engine has no ONNX graph to read)."""
+    from dataclasses import replace
+
+    folder, manifest, _ = bundle
+    art = manifest.artifacts[0]
+    with OrtRunner(folder / art.file, threads=1) as runner:
+        with pytest.raises(IntegrityError, match="the model has no tensor 'mask'"):
+            Segmenter(runner, replace(art, output=replace(art.output, name="mask")), manifest.normalization)
+        with pytest.raises(IntegrityError, match="tensor 'input' is float32"):
+            Segmenter(runner, replace(art, input=replace(art.input, shape=("batch", 3, 16, 16))), manifest.normalization)
