@@ -118,7 +118,10 @@ class TensorSpec:
         if self.dtype not in onnxgraph.DTYPES.values():
             raise IntegrityError(f"{where}.dtype {_show(self.dtype)} is not a tensor dtype")
         if len(self.shape) != 4:
-            raise IntegrityError(f"{where}.shape must be [batch, channels, height, width], got {len(self.shape)} entries")
+            raise IntegrityError(
+                f"{where}.shape must be [batch, channels, height, width], got {len(self.shape)} "
+                "entries"
+            )
         for i, (dim, hi) in enumerate(zip(self.shape, (MAX_BATCH, max_channels, MAX_SIDE, MAX_SIDE))):
             if isinstance(dim, str) and i == 0:
                 _check_name(dim, f"{where}.shape[0]")
@@ -128,7 +131,10 @@ class TensorSpec:
                 raise IntegrityError(f"{where}.shape[{i}] must be an integer" + (" or an axis name" if i == 0 else ""))
         batch, channels, height, width = self.shape
         if (batch if isinstance(batch, int) else 1) * channels * height * width > MAX_TENSOR_ELEMENTS:
-            raise IntegrityError(f"{where}.shape {_dims(self.shape)} holds over {MAX_TENSOR_ELEMENTS:,} values per batch")
+            raise IntegrityError(
+                f"{where}.shape {_dims(self.shape)} holds over {MAX_TENSOR_ELEMENTS:,} values per "
+                "batch"
+            )
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "tensor") -> TensorSpec:
@@ -156,14 +162,21 @@ class Artifact:
 
     def __post_init__(self):
         check_fields(self, "artifact")
-        _check_name(self.file, "artifact.file", _FILE)
+        if self.file:  # empty for a model that has no ONNX file (the benchmark's torch rows); a manifest refuses it
+            _check_name(self.file, "artifact.file", _FILE)
         if self.sha256:  # empty only while an export is still writing the file
             _check_sha(self.sha256, f"artifact {self.file}: sha256")
         _check_name(self.variant, f"artifact {self.file}: variant")
         if self.precision not in PRECISIONS:
-            raise IntegrityError(f"artifact {self.file}: precision {_show(self.precision)} is not one of {', '.join(PRECISIONS)}")
+            raise IntegrityError(
+                f"artifact {self.file}: precision {_show(self.precision)} is not one of "
+                f"{', '.join(PRECISIONS)}"
+            )
         if self.output_kind not in OUTPUT_KINDS:
-            raise IntegrityError(f"artifact {self.file}: output_kind {_show(self.output_kind)} is not one of {', '.join(OUTPUT_KINDS)}")
+            raise IntegrityError(
+                f"artifact {self.file}: output_kind {_show(self.output_kind)} is not one of "
+                f"{', '.join(OUTPUT_KINDS)}"
+            )
         _check_float(self.threshold, f"artifact {self.file}: threshold", 0.0, 1.0, open_ends=True)
         _check_int(self.opset, f"artifact {self.file}: opset", 7, 99)
         _check_int(self.params, f"artifact {self.file}: params", 0, 10**12)
@@ -311,12 +324,18 @@ class Manifest:
             raise IntegrityError("model.config must be an object")
         if not self.artifacts:
             raise IntegrityError("artifacts must list at least one ONNX file")
+        for artifact in self.artifacts:
+            if not artifact.file:
+                raise IntegrityError(f"artifact {artifact.key} has no file name")
         _refuse_duplicates([a.file for a in self.artifacts] + [e.file for e in self.engines], "file")
         _refuse_duplicates([a.key for a in self.artifacts], "variant and precision")
         onnx_files = {a.file for a in self.artifacts}
         for engine in self.engines:
             if engine.artifact not in onnx_files:
-                raise IntegrityError(f"engine {engine.file} was built from {engine.artifact}, which the manifest does not list")
+                raise IntegrityError(
+                    f"engine {engine.file} was built from {engine.artifact}, which the manifest does not "
+                    "list"
+                )
         for artifact in self.artifacts:
             if artifact.input.shape[1] != self.normalization.channels:
                 raise IntegrityError(
@@ -358,7 +377,10 @@ class Manifest:
         if not isinstance(d, dict):
             raise IntegrityError("manifest must be a JSON object")
         if d.get("schema") != SCHEMA:
-            raise IntegrityError(f"unsupported manifest schema {_show(d.get('schema'))}; this edgeseg reads {SCHEMA} (export the bundle again)")
+            raise IntegrityError(
+                f"unsupported manifest schema {_show(d.get('schema'))}; this edgeseg reads {SCHEMA} (export the "
+                "bundle again)"
+            )
         check_digest(d)
         d = {k: v for k, v in d.items() if k != "digest"}
         artifacts, engines = d.get("artifacts"), d.get("engines", [])
@@ -489,7 +511,10 @@ def read_verified(path: Path, expected: str, limit: int) -> bytes:
         raise IntegrityError(f"{path.name} is over {limit:,} bytes")
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
-        raise IntegrityError(f"{path.name}: sha256 mismatch (file changed or corrupted): {actual[:12]} != {expected[:12]}")
+        raise IntegrityError(
+            f"{path.name}: sha256 mismatch (file changed or corrupted): {actual[:12]} != "
+            f"{expected[:12]}"
+        )
     return data
 
 
@@ -498,7 +523,10 @@ def verify_file(path: Path, expected: str) -> None:
         raise IntegrityError(f"{path.name} is listed in the manifest but missing")
     actual = sha256(path)
     if actual != expected:
-        raise IntegrityError(f"{path.name}: sha256 mismatch (file changed or corrupted): {actual[:12]} != {expected[:12]}")
+        raise IntegrityError(
+            f"{path.name}: sha256 mismatch (file changed or corrupted): {actual[:12]} != "
+            f"{expected[:12]}"
+        )
 
 
 # --- binding an entry to its graph ---------------------------------------------------------------------
@@ -530,7 +558,8 @@ def bind(manifest: Manifest, artifact: Artifact, data: bytes) -> onnxgraph.Graph
         raise IntegrityError(f"{where} is listed as {artifact.precision} but its graph is {precision}")
     stamped = graph.metadata.get(STAMP)
     if stamped is None:
-        raise IntegrityError(f"{where} has no edgeseg stamp in its ONNX metadata: it was not written by edgeseg export")
+        raise IntegrityError(f"{where} has no edgeseg stamp in its ONNX metadata: "
+                             "it was not written by edgeseg export")
     if stamped != stamp(manifest.model["name"], artifact, manifest.source):
         raise IntegrityError(f"{where} was exported as {_describe(stamped)}; the manifest lists it as "
                              f"{_describe(stamp(manifest.model['name'], artifact, manifest.source))}")
@@ -555,7 +584,8 @@ def _dims(shape) -> str:
 def _describe(stamped: str) -> str:
     try:
         d = json.loads(stamped)
-        return f"{d['model']} {d['variant']}.{d['precision']} ({d['params']} params, weights {str(d['weights_sha256'])[:12]})"
+        weights = str(d["weights_sha256"])[:12]
+        return f"{d['model']} {d['variant']}.{d['precision']} ({d['params']} params, weights {weights})"
     except (ValueError, KeyError, TypeError):
         return "something else"
 

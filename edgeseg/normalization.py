@@ -34,10 +34,16 @@ class Normalization:
             raise IntegrityError(f"normalization.color must be 'rgb' or 'gray', got {self.color!r:.40}")
         for name, values in (("mean", self.mean), ("std", self.std)):
             if len(values) != channels:
-                raise IntegrityError(f"normalization.{name} for {self.color} needs {channels} values, got {len(values)}")
+                raise IntegrityError(
+                    f"normalization.{name} for {self.color} needs {channels} values, got "
+                    f"{len(values)}"
+                )
         for value in self.mean:
             if not (math.isfinite(value) and abs(value) <= MEAN_LIMIT):
-                raise IntegrityError(f"normalization.mean values must be finite and within +-{MEAN_LIMIT:g}, got {value!r}")
+                raise IntegrityError(
+                    f"normalization.mean values must be finite and within +-{MEAN_LIMIT:g}, got "
+                    f"{value!r}"
+                )
         lo, hi = STD_RANGE
         for value in self.std:
             if not (math.isfinite(value) and lo <= value <= hi):

@@ -47,7 +47,10 @@ def sign(bundle: str | Path, key: str | Path, password: str | None = None) -> Pa
     try:
         config = signing.Config().use_elliptic_key_signer(private_key=key, password=password)
     except Exception as exc:  # noqa: BLE001  (the library raises ValueError/TypeError from cryptography)
-        raise EdgesegError(f"signing key {key.name} is not a usable EC private key in PEM form: {_first_line(exc)}") from None
+        raise EdgesegError(
+            f"signing key {key.name} is not a usable EC private key in PEM form: "
+            f"{_first_line(exc)}"
+        ) from None
     config.set_hashing_config(_hashing(others)).sign(bundle, bundle / SIGNATURE)
     return bundle / SIGNATURE
 
@@ -58,17 +61,26 @@ def verify(bundle: str | Path, public_key: str | Path) -> None:
     if not public_key.is_file():
         raise EdgesegError(f"public key {public_key} not found")
     if not (bundle / SIGNATURE).is_file():
-        raise IntegrityError(f"{bundle.name} has no signature ({SIGNATURE}); sign it with `edgeseg sign {bundle} --key KEY`")
+        raise IntegrityError(
+            f"{bundle.name} has no signature ({SIGNATURE}); sign it with `edgeseg sign {bundle} --key "
+            "KEY`"
+        )
     verifying = require("model_signing.verifying", "sign")
     _, others = _signed_set(bundle)
     try:
         config = verifying.Config().use_elliptic_key_verifier(public_key=public_key)
     except Exception as exc:  # noqa: BLE001
-        raise EdgesegError(f"public key {public_key.name} is not a usable EC public key in PEM form: {_first_line(exc)}") from None
+        raise EdgesegError(
+            f"public key {public_key.name} is not a usable EC public key in PEM form: "
+            f"{_first_line(exc)}"
+        ) from None
     try:
         config.set_hashing_config(_hashing(others)).verify(bundle, bundle / SIGNATURE)
     except Exception as exc:  # noqa: BLE001  (a bad signature surfaces as ValueError, cryptography or protobuf errors)
-        raise IntegrityError(f"{bundle.name}: the signature does not verify with {public_key.name}: {_first_line(exc)}") from None
+        raise IntegrityError(
+            f"{bundle.name}: the signature does not verify with {public_key.name}: "
+            f"{_first_line(exc)}"
+        ) from None
 
 
 def _first_line(exc: Exception) -> str:

@@ -21,9 +21,11 @@ from edgeseg.errors import IntegrityError
 from edgeseg.export.bundle import write_model
 from edgeseg.normalization import Normalization
 
+
 def _bundle(tmp_path, variants=("L1",)):
     arts = tuple(_add(tmp_path, _artifact(v), _graph(seed=i)) for i, v in enumerate(variants))
-    m = mf.Manifest(model={"name": "unet_sharp", "config": {}}, normalization=Normalization(), artifacts=arts, source=SOURCE)
+    m = mf.Manifest(model={"name": "unet_sharp", "config": {}}, normalization=Normalization(), artifacts=arts,
+                    source=SOURCE)
     mf.save(tmp_path, m)
     return m
 
@@ -53,6 +55,12 @@ def test_tampered_file_is_refused(tmp_path):
 
 
 # --- item 7: the manifest's own digest -----------------------------------------------------------------
+
+
+def _relist(folder, m):
+    """The manifest `m` with its first artifact's sha256 updated to the file now in `folder`."""
+    fresh = replace(m.artifacts[0], sha256=mf.sha256(folder / m.artifacts[0].file))
+    _write(folder, replace(m, artifacts=(fresh,)).to_dict())
 
 
 def test_a_one_byte_edit_of_the_manifest_is_refused(tmp_path):
@@ -108,26 +116,31 @@ CRAFTED = {
     "threshold text": (lambda d: d["artifacts"][0].update(threshold="x"), r"artifacts?.*threshold must be"),
     "opset text": (lambda d: d["artifacts"][0].update(opset="17"), "opset must be"),
     "dtype null": (lambda d: d["artifacts"][0]["input"].update(dtype=None), "dtype must be"),
-    "img_size text": (lambda d: d.update(export={"target": "cuda", "img_size": "big", "batch": {"dynamic": False, "size": 1},
-                                               "opset": 17, "parity_images": 1}), "img_size must be"),
-    "engine cc number": (lambda d: d.update(engines=[{"file": "e.engine", "sha256": "0" * 64, "artifact": "L1.fp32.onnx",
-                                                     "target": "cuda", "gpu": "x", "compute_capability": 8.9,
-                                                     "trt_version": "10.3", "cache_key": "k"}]), "compute_capability must be"),
+    "img_size text": (lambda d: d.update(export={"target": "cuda", "img_size": "big", "opset": 17, "parity_images": 1,
+                                               "batch": {"dynamic": False, "size": 1}}), "img_size must be"),
+    "engine cc number": (lambda d: d.update(engines=[{"file": "e.engine", "sha256": "0" * 64, "target": "cuda",
+                                                     "artifact": "L1.fp32.onnx", "gpu": "x", "compute_capability": 8.9,
+                                                     "trt_version": "10.3", "cache_key": "k"}]),
+                         "compute_capability must be"),
     "unknown artifact field": (lambda d: d["artifacts"][0].update(colour="red"), "unknown field 'colour'"),
     "missing artifact field": (lambda d: d["artifacts"][0].pop("variant"), "missing its variant field"),
     "tools as a string": (lambda d: d.update(tools="x"), "tools must be an object"),
     "artifacts as a string": (lambda d: d.update(artifacts="x"), "artifacts must be a list"),
     "no artifacts": (lambda d: d.update(artifacts=[]), "at least one"),
     # 11 and 12: sizes and ranges before anything is allocated from them
-    "zero size": (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 0, 0]), r"shape\[2\] must be in \[1, 8192\]"),
-    "float size": (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 1e30, 1e30]), r"shape\[2\] must be an integer"),
-    "huge size": (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 10**9, 10**9]), r"shape\[2\] must be in \[1, 8192\]"),
+    "zero size": (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 0, 0]),
+                  r"shape\[2\] must be in \[1, 8192\]"),
+    "float size": (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 1e30, 1e30]),
+                   r"shape\[2\] must be an integer"),
+    "huge size": (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 10**9, 10**9]),
+                  r"shape\[2\] must be in \[1, 8192\]"),
     "negative batch": (lambda d: d["artifacts"][0]["input"].update(shape=[-1, 3, 8, 8]), r"shape\[0\] must be in"),
     "too many values": (lambda d: d["artifacts"][0]["input"].update(shape=[4096, 3, 8192, 8192]), "values per batch"),
     "rank 3": (lambda d: d["artifacts"][0]["input"].update(shape=[3, 8, 8]), r"\[batch, channels, height, width\]"),
     "channels vs colour": (lambda d: d["artifacts"][0]["input"].update(shape=["batch", 1, 8, 8]), "takes 1 channels"),
     "checkpoint glob": (lambda d: d["source"].update(checkpoint="**"), "source.checkpoint must be a plain name"),
-    "checkpoint path": (lambda d: d["source"].update(checkpoint="../other/best"), "source.checkpoint must be a plain name"),
+    "checkpoint path": (lambda d: d["source"].update(checkpoint="../other/best"),
+                        "source.checkpoint must be a plain name"),
     "checkpoint number": (lambda d: d["source"].update(checkpoint=5), "source.checkpoint must be"),
     "checkpoint without sha": (lambda d: d["source"].update(weights_sha256=None), "needs source.weights_sha256"),
     # 6: normalisation and thresholds
@@ -135,8 +148,10 @@ CRAFTED = {
     "std huge": (lambda d: d["normalization"].update(std=[1e300] * 3), "normalization.std values must be finite"),
     "mean huge": (lambda d: d["normalization"].update(mean=[1e308] * 3), "normalization.mean values must be finite"),
     "mean text": (lambda d: d["normalization"].update(mean=["a"] * 3), "normalization.mean must hold numbers"),
-    "threshold negative": (lambda d: d["artifacts"][0].update(threshold=-0.1), r"threshold must be a finite number in \(0, 1\)"),
-    "threshold above 1": (lambda d: d["artifacts"][0].update(threshold=1.5), r"threshold must be a finite number in \(0, 1\)"),
+    "threshold negative": (lambda d: d["artifacts"][0].update(threshold=-0.1),
+                           r"threshold must be a finite number in \(0, 1\)"),
+    "threshold above 1": (lambda d: d["artifacts"][0].update(threshold=1.5),
+                          r"threshold must be a finite number in \(0, 1\)"),
     # 8: duplicates
     "duplicate entry": (lambda d: d["artifacts"].append(dict(d["artifacts"][0])), "lists L1.fp32.onnx twice"),
     "same key twice": (lambda d: d["artifacts"].append({**d["artifacts"][0], "file": "x.onnx"}), "lists L1.fp32 twice"),
@@ -200,7 +215,8 @@ def test_swapped_files_and_checksums_are_refused(tmp_path):
     a, b = d["artifacts"]
     a["file"], a["sha256"], b["file"], b["sha256"] = b["file"], b["sha256"], a["file"], a["sha256"]
     _write(tmp_path, d)
-    with pytest.raises(IntegrityError, match="L2.fp32.onnx was exported as unet_sharp L2.fp32 .* lists it as unet_sharp L1.fp32"):
+    swapped = "L2.fp32.onnx was exported as unet_sharp L2.fp32 .* lists it as unet_sharp L1.fp32"
+    with pytest.raises(IntegrityError, match=swapped):
         mf.load(tmp_path)
     a["sha256"], b["sha256"] = b["sha256"], a["sha256"]  # only the file names swapped
     _write(tmp_path, d)
@@ -244,7 +260,7 @@ def test_an_onnx_file_without_the_export_stamp_is_refused(tmp_path):
     m = _bundle(tmp_path)
     raw = _graph()
     (tmp_path / "L1.fp32.onnx").write_bytes(raw.SerializeToString())
-    _write(tmp_path, replace(m, artifacts=(replace(m.artifacts[0], sha256=mf.sha256(tmp_path / "L1.fp32.onnx")),)).to_dict())
+    _relist(tmp_path, m)
     with pytest.raises(IntegrityError, match="no edgeseg stamp"):
         mf.load(tmp_path)
 
@@ -252,10 +268,11 @@ def test_an_onnx_file_without_the_export_stamp_is_refused(tmp_path):
 def test_onnx_external_data_is_refused(tmp_path):
     m = _bundle(tmp_path)
     model = onnx.load(str(tmp_path / "L1.fp32.onnx"))
-    onnx.save(model, str(tmp_path / "L1.fp32.onnx"), save_as_external_data=True, location="L1.weights.bin", size_threshold=0)
+    onnx.save(model, str(tmp_path / "L1.fp32.onnx"), save_as_external_data=True, location="L1.weights.bin",
+              size_threshold=0)
     assert (tmp_path / "L1.weights.bin").is_file()
     assert onnxgraph.read((tmp_path / "L1.fp32.onnx").read_bytes()).external == ("w",)
-    _write(tmp_path, replace(m, artifacts=(replace(m.artifacts[0], sha256=mf.sha256(tmp_path / "L1.fp32.onnx")),)).to_dict())
+    _relist(tmp_path, m)
     with pytest.raises(IntegrityError, match="external data"):
         mf.load(tmp_path)
 

@@ -30,8 +30,10 @@ def graph(size=8, channels=3, input_name="input", output_name="output", batch="b
         nodes.append(helper.make_node("Cast", [x], ["x16"], to=TensorProto.FLOAT16))
         x = "x16"
     if int8:
-        inits += [numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
-        nodes += [helper.make_node("QuantizeLinear", [x, "s", "z"], ["q"]), helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"])]
+        inits += [numpy_helper.from_array(np.array(0.1, np.float32), "s"),
+                  numpy_helper.from_array(np.array(0, np.int8), "z")]
+        nodes += [helper.make_node("QuantizeLinear", [x, "s", "z"], ["q"]),
+                  helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"])]
         x = "dq"
     conv_out = "y16" if fp16 else output_name
     nodes.append(helper.make_node("Conv", [x, "w"], [conv_out]))

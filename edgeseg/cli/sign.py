@@ -14,7 +14,10 @@ from . import app
 def sign_cmd(
     bundle: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Bundle folder.")],
     key: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="EC private key (PEM) to sign with.")],
-    public_key: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Check the new signature with this public key (PEM).")] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Check the new signature with this public key (PEM)."),
+    ] = None,
 ) -> None:
     """Write BUNDLE/bundle.sig over manifest.json and every file it lists; sign again after `edgeseg build`."""
     from .. import signing

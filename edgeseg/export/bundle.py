@@ -57,7 +57,10 @@ def check_target(out: Path) -> None:
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not (out / mf.MANIFEST).is_file():
-        raise EdgesegError(f"--out {out} holds other files and no {mf.MANIFEST}: export into a new or empty folder, or over a bundle")
+        raise EdgesegError(
+            f"--out {out} holds other files and no {mf.MANIFEST}: export into a new or empty folder, or over a "
+            "bundle"
+        )
     try:
         mf.load(out, verify=False)
     except IntegrityError as exc:

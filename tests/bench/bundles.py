@@ -29,11 +29,10 @@ def tiny_bundle(folder: Path, checkpoint: Path, variants=("L1", "L2"), size: int
     """Export `variants` of the checkpoint at `size` (dynamic batch) into `folder` with a manifest
     whose `source` names the checkpoint (found by `edgeseg bench` next to the bundle)."""
     import torch
+    from runtime.bundles import onnx_graph  # tests/runtime, imported by pytest as package "runtime"
 
     from edgeseg import checkpoint as ckpt
     from edgeseg.export.bundle import write_model
-
-    from runtime.bundles import onnx_graph  # tests/runtime, imported by pytest as package "runtime"
 
     model, info = ckpt.load(checkpoint)
     folder.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,8 @@ def sharp_bundle(tmp_path_factory):
 
 def test_twelve_artifacts_with_a_valid_manifest(sharp_bundle):
     _, out, manifest = sharp_bundle
-    assert sorted(a.key for a in manifest.artifacts) == sorted(f"L{k}.{p}" for k in range(1, 5) for p in ("fp32", "fp16", "int8"))
+    keys = sorted(f"L{k}.{p}" for k in range(1, 5) for p in ("fp32", "fp16", "int8"))
+    assert sorted(a.key for a in manifest.artifacts) == keys
     loaded = mf.load(out)
     assert loaded == manifest
     for art in loaded.artifacts:

@@ -2,8 +2,9 @@
 
 The exporter in a subprocess (`tinygraphs.py`, the real staging + commit path, no torch) is SIGKILLed at
 its Nth file-system call (mkdir, rename, link, unlink, fsync, rmtree and the folder exchange), for every
-N up to the last one (about 30 moments; with the two-rename fallback, the last 13, around the swap). After each kill the bundle at --out loads as the old or the new bundle, and the next
-export finishes or removes the leftovers, keeps the user's files, and leaves no temporary file.
+N up to the last one (about 30 moments; with the two-rename fallback, the last 13, around the swap).
+After each kill the bundle at --out loads as the old or the new bundle, and the next export finishes or
+removes the leftovers, keeps the user's files, and leaves no temporary file.
 """
 
 import json
@@ -106,7 +107,8 @@ def test_a_successful_reexport_leaves_no_temporary_file_and_keeps_the_users_file
     out, _ = _old_bundle(tmp_path)
     (out / ".L1.int8.onnx.abc123.tmp").write_bytes(b"half")  # left by an older, interrupted write
     tinygraphs.export(out, 100, ("L1", "L3"))
-    assert sorted(p.name for p in out.iterdir()) == ["L1.fp32.onnx", "L3.fp32.onnx", "manifest.json", "masks", "notes.txt"]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["L1.fp32.onnx", "L3.fp32.onnx", "manifest.json", "masks", "notes.txt"]
     assert _leftovers(out) == []
 
 

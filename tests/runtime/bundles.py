@@ -53,7 +53,8 @@ def make_bundle(
     graph = onnx_graph(model, torch.zeros(n, norm.channels, *size), dynamic=isinstance(batch, str))
     digest = write_model(folder, artifact.file, graph, mf.stamp("tiny", artifact, mf.Source()))
     artifact = replace(artifact, sha256=digest)
-    manifest = mf.Manifest(model={"name": "tiny", "config": {"classes": classes}}, normalization=norm, artifacts=(artifact,))
+    manifest = mf.Manifest(model={"name": "tiny", "config": {"classes": classes}}, normalization=norm,
+                           artifacts=(artifact,))
     mf.save(folder, manifest)
     return manifest, model
 

@@ -46,7 +46,8 @@ def fuzzed(rng, i: int):
     if family == 2:  # wrong channel count
         return rng.integers(0, 255, size=(8, 8, int(rng.choice([2, 5, 7, 16])))).astype(np.uint8)
     if family == 3:  # unsupported dtypes
-        dtype = rng.choice(["int8", "int16", "int32", "int64", "uint32", "bool", "complex64", "object", "<U1", "datetime64[s]", "V4"])
+        dtype = rng.choice(["int8", "int16", "int32", "int64", "uint32", "bool", "complex64", "object", "<U1",
+                            "datetime64[s]", "V4"])
         return np.zeros((6, 5), dtype=dtype)
     if family == 4:  # NaN / Inf somewhere
         a = rng.random((9, 7, 3)).astype(rng.choice([np.float16, np.float32, np.float64]))

@@ -103,3 +103,14 @@ def test_export_signs_before_the_swap_and_an_unsigned_reexport_drops_the_old_sig
     assert not (out / signing.SIGNATURE).exists()  # a signature of the old files would only mislead
     with pytest.raises(IntegrityError, match="has no signature"):
         signing.verify(out, public)
+
+
+def test_the_libraries_own_cli_verifies_the_signature(signed):
+    import subprocess
+    import sys
+
+    folder, _, public = signed
+    cli = [sys.executable, "-m", "model_signing", "verify", "key", str(folder),
+           "--signature", str(folder / signing.SIGNATURE), "--public_key", str(public), "--ignore_unsigned_files"]
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
