@@ -119,8 +119,8 @@ class TensorSpec:
             raise IntegrityError(f"{where}.dtype {_show(self.dtype)} is not a tensor dtype")
         if len(self.shape) != 4:
             raise IntegrityError(
-                f"{where}.shape must be [batch, channels, height, width], got {len(self.shape)} "
-                "entries"
+                f"{where}.shape must be [batch, channels, "
+                f"height, width], got {len(self.shape)} entries"
             )
         for i, (dim, hi) in enumerate(zip(self.shape, (MAX_BATCH, max_channels, MAX_SIDE, MAX_SIDE))):
             if isinstance(dim, str) and i == 0:
@@ -132,8 +132,8 @@ class TensorSpec:
         batch, channels, height, width = self.shape
         if (batch if isinstance(batch, int) else 1) * channels * height * width > MAX_TENSOR_ELEMENTS:
             raise IntegrityError(
-                f"{where}.shape {_dims(self.shape)} holds over {MAX_TENSOR_ELEMENTS:,} values per "
-                "batch"
+                f"{where}.shape {_dims(self.shape)} holds over "
+                f"{MAX_TENSOR_ELEMENTS:,} values per batch"
             )
 
     @classmethod
@@ -169,13 +169,13 @@ class Artifact:
         _check_name(self.variant, f"artifact {self.file}: variant")
         if self.precision not in PRECISIONS:
             raise IntegrityError(
-                f"artifact {self.file}: precision {_show(self.precision)} is not one of "
-                f"{', '.join(PRECISIONS)}"
+                f"artifact {self.file}: precision {_show(self.precision)} "
+                f"is not one of {', '.join(PRECISIONS)}"
             )
         if self.output_kind not in OUTPUT_KINDS:
             raise IntegrityError(
-                f"artifact {self.file}: output_kind {_show(self.output_kind)} is not one of "
-                f"{', '.join(OUTPUT_KINDS)}"
+                f"artifact {self.file}: output_kind {_show(self.output_kind)} "
+                f"is not one of {', '.join(OUTPUT_KINDS)}"
             )
         _check_float(self.threshold, f"artifact {self.file}: threshold", 0.0, 1.0, open_ends=True)
         _check_int(self.opset, f"artifact {self.file}: opset", 7, 99)
@@ -333,14 +333,14 @@ class Manifest:
         for engine in self.engines:
             if engine.artifact not in onnx_files:
                 raise IntegrityError(
-                    f"engine {engine.file} was built from {engine.artifact}, which the manifest does not "
-                    "list"
+                    f"engine {engine.file} was built from "
+                    f"{engine.artifact}, which the manifest does not list"
                 )
         for artifact in self.artifacts:
             if artifact.input.shape[1] != self.normalization.channels:
                 raise IntegrityError(
-                    f"artifact {artifact.file} takes {artifact.input.shape[1]} channels but normalization.color "
-                    f"is {self.normalization.color} ({self.normalization.channels})"
+                    f"artifact {artifact.file} takes {artifact.input.shape[1]} channels but "
+                    f"normalization.color is {self.normalization.color} ({self.normalization.channels})"
                 )
         for key, value in self.tools.items():
             if not isinstance(value, str) or len(key) > 100 or len(value) > 200:
@@ -378,8 +378,8 @@ class Manifest:
             raise IntegrityError("manifest must be a JSON object")
         if d.get("schema") != SCHEMA:
             raise IntegrityError(
-                f"unsupported manifest schema {_show(d.get('schema'))}; this edgeseg reads {SCHEMA} (export the "
-                "bundle again)"
+                f"unsupported manifest schema {_show(d.get('schema'))}; "
+                f"this edgeseg reads {SCHEMA} (export the bundle again)"
             )
         check_digest(d)
         d = {k: v for k, v in d.items() if k != "digest"}
@@ -397,7 +397,7 @@ class Manifest:
             "source": Source.from_dict(d.get("source", {})),
             "export": ExportSettings.from_dict(d["export"]) if d.get("export") is not None else None,
         }
-        return _build(cls, {"normalization": None, "artifacts": None, **d}, "manifest", **parts)
+        return _build(cls, {**d, **parts}, "manifest")
 
 
 def _refuse_duplicates(values: list[str], what: str) -> None:
@@ -509,24 +509,20 @@ def read_verified(path: Path, expected: str, limit: int) -> bytes:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise IntegrityError(f"{path.name} is over {limit:,} bytes")
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise IntegrityError(
-            f"{path.name}: sha256 mismatch (file changed or corrupted): {actual[:12]} != "
-            f"{expected[:12]}"
-        )
+    _same_sha256(path, hashlib.sha256(data).hexdigest(), expected)
     return data
 
 
 def verify_file(path: Path, expected: str) -> None:
     if not path.is_file():
         raise IntegrityError(f"{path.name} is listed in the manifest but missing")
-    actual = sha256(path)
+    _same_sha256(path, sha256(path), expected)
+
+
+def _same_sha256(path: Path, actual: str, expected: str) -> None:
     if actual != expected:
-        raise IntegrityError(
-            f"{path.name}: sha256 mismatch (file changed or corrupted): {actual[:12]} != "
-            f"{expected[:12]}"
-        )
+        raise IntegrityError(f"{path.name}: sha256 mismatch (file changed or corrupted): "
+                             f"{actual[:12]} != {expected[:12]}")
 
 
 # --- binding an entry to its graph ---------------------------------------------------------------------
@@ -544,8 +540,8 @@ def bind(manifest: Manifest, artifact: Artifact, data: bytes) -> onnxgraph.Graph
     graph = onnxgraph.read(data, where)
     if graph.external:
         raise IntegrityError(
-            f"{where} keeps tensors in ONNX external data ({', '.join(graph.external[:3])}); a bundle holds only "
-            "self-contained ONNX files, each covered by its sha256"
+            f"{where} keeps tensors in ONNX external data ({', '.join(graph.external[:3])}); "
+            "a bundle holds only self-contained ONNX files, each covered by its sha256"
         )
     for spec, tensors, what in ((artifact.input, graph.inputs, "input"), (artifact.output, graph.outputs, "output")):
         if len(tensors) != 1:

@@ -35,14 +35,14 @@ class Normalization:
         for name, values in (("mean", self.mean), ("std", self.std)):
             if len(values) != channels:
                 raise IntegrityError(
-                    f"normalization.{name} for {self.color} needs {channels} values, got "
-                    f"{len(values)}"
+                    f"normalization.{name} for {self.color} "
+                    f"needs {channels} values, got {len(values)}"
                 )
         for value in self.mean:
             if not (math.isfinite(value) and abs(value) <= MEAN_LIMIT):
                 raise IntegrityError(
-                    f"normalization.mean values must be finite and within +-{MEAN_LIMIT:g}, got "
-                    f"{value!r}"
+                    "normalization.mean values must be finite "
+                    f"and within +-{MEAN_LIMIT:g}, got {value!r}"
                 )
         lo, hi = STD_RANGE
         for value in self.std:

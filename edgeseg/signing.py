@@ -48,8 +48,8 @@ def sign(bundle: str | Path, key: str | Path, password: str | None = None) -> Pa
         config = signing.Config().use_elliptic_key_signer(private_key=key, password=password)
     except Exception as exc:  # noqa: BLE001  (the library raises ValueError/TypeError from cryptography)
         raise EdgesegError(
-            f"signing key {key.name} is not a usable EC private key in PEM form: "
-            f"{_first_line(exc)}"
+            f"signing key {key.name} is not a usable EC "
+            f"private key in PEM form: {_first_line(exc)}"
         ) from None
     config.set_hashing_config(_hashing(others)).sign(bundle, bundle / SIGNATURE)
     return bundle / SIGNATURE
@@ -62,8 +62,8 @@ def verify(bundle: str | Path, public_key: str | Path) -> None:
         raise EdgesegError(f"public key {public_key} not found")
     if not (bundle / SIGNATURE).is_file():
         raise IntegrityError(
-            f"{bundle.name} has no signature ({SIGNATURE}); sign it with `edgeseg sign {bundle} --key "
-            "KEY`"
+            f"{bundle.name} has no signature ({SIGNATURE}); "
+            f"sign it with `edgeseg sign {bundle} --key KEY`"
         )
     verifying = require("model_signing.verifying", "sign")
     _, others = _signed_set(bundle)
@@ -71,15 +71,15 @@ def verify(bundle: str | Path, public_key: str | Path) -> None:
         config = verifying.Config().use_elliptic_key_verifier(public_key=public_key)
     except Exception as exc:  # noqa: BLE001
         raise EdgesegError(
-            f"public key {public_key.name} is not a usable EC public key in PEM form: "
-            f"{_first_line(exc)}"
+            f"public key {public_key.name} is not a usable "
+            f"EC public key in PEM form: {_first_line(exc)}"
         ) from None
     try:
         config.set_hashing_config(_hashing(others)).verify(bundle, bundle / SIGNATURE)
     except Exception as exc:  # noqa: BLE001  (a bad signature surfaces as ValueError, cryptography or protobuf errors)
         raise IntegrityError(
-            f"{bundle.name}: the signature does not verify with {public_key.name}: "
-            f"{_first_line(exc)}"
+            f"{bundle.name}: the signature does not verify "
+            f"with {public_key.name}: {_first_line(exc)}"
         ) from None
 
 

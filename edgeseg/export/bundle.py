@@ -58,8 +58,8 @@ def check_target(out: Path) -> None:
         return
     if not (out / mf.MANIFEST).is_file():
         raise EdgesegError(
-            f"--out {out} holds other files and no {mf.MANIFEST}: export into a new or empty folder, or over a "
-            "bundle"
+            f"--out {out} holds other files and no {mf.MANIFEST}: "
+            "export into a new or empty folder, or over a bundle"
         )
     try:
         mf.load(out, verify=False)

@@ -179,8 +179,8 @@ def _check_runner(runner: Runner, artifact: mf.Artifact) -> None:
         info = next((t for t in tensors if t.name == spec.name), None)
         if info is None:
             raise IntegrityError(
-                f"{artifact.file}: the model has no tensor {spec.name!r}; it has "
-                f"{', '.join(t.name for t in tensors)}"
+                f"{artifact.file}: the model has no tensor {spec.name!r}; "
+                f"it has {', '.join(t.name for t in tensors)}"
             )
         want = tuple(d if isinstance(d, int) else None for d in spec.shape)
         if info.dtype != np.dtype(spec.dtype) or (info.shape and info.shape != want):
