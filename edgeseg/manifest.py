@@ -214,6 +214,7 @@ class Engine:
     def __post_init__(self):
         check_fields(self, "engine")
         _check_name(self.file, "engine.file", _FILE)
+        _check_sha(self.sha256, f"engine {self.file}: sha256")
         _check_name(self.artifact, f"engine {self.file}: artifact", _FILE)
         for f in ("target", "gpu", "compute_capability", "trt_version", "cache_key"):
             if len(getattr(self, f)) > 200:
@@ -325,8 +326,8 @@ class Manifest:
         if not self.artifacts:
             raise IntegrityError("artifacts must list at least one ONNX file")
         for artifact in self.artifacts:
-            if not artifact.file:
-                raise IntegrityError(f"artifact {artifact.key} has no file name")
+            if not artifact.file or not artifact.sha256:
+                raise IntegrityError(f"artifact {artifact.key} needs its file name and sha256")
         _refuse_duplicates([a.file for a in self.artifacts] + [e.file for e in self.engines], "file")
         _refuse_duplicates([a.key for a in self.artifacts], "variant and precision")
         onnx_files = {a.file for a in self.artifacts}

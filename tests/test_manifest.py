@@ -289,3 +289,11 @@ def test_an_engine_built_from_an_unlisted_file_is_refused(tmp_path):
 def test_garbage_onnx_is_one_line(tmp_path):
     with pytest.raises(IntegrityError, match="x.onnx is not a readable ONNX model"):
         onnxgraph.read(b"\xff" * 20, "x.onnx")
+
+
+def test_an_artifact_without_a_checksum_is_refused(tmp_path):
+    d = json.loads(json.dumps(_bundle(tmp_path).to_dict()))
+    d["artifacts"][0]["sha256"] = ""
+    _write(tmp_path, d)
+    with pytest.raises(IntegrityError, match="needs its file name and sha256"):
+        mf.load(tmp_path)
