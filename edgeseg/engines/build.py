@@ -155,7 +155,8 @@ def plans_for(manifest: mf.Manifest, *, variant: str | None = None, precision: s
     if options.get("max_batch") is None and options.get("dla_core") is None:
         batch = manifest.export.batch if manifest.export is not None else None
         if batch is not None and batch.dynamic and batch.max is not None:
-            options = {**options, "max_batch": max(batch.max, options.get("min_batch") or 1, options.get("opt_batch") or 1)}
+            largest = max(batch.max, options.get("min_batch") or 1, options.get("opt_batch") or 1)
+            options = {**options, "max_batch": largest}
     chosen = [
         a for a in manifest.artifacts if (variant is None or a.variant == variant) and (precision is None or a.precision == precision)
     ]

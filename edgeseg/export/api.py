@@ -92,7 +92,8 @@ def export_bundle(
     settings = mf.ExportSettings(
         target=target,
         img_size=img_size,
-        batch=mf.BatchSettings(dynamic=True, max=dynamic_batch) if dynamic_batch is not None else mf.BatchSettings(dynamic=False, size=batch),
+        batch=mf.BatchSettings(dynamic=True, max=dynamic_batch)
+        if dynamic_batch is not None else mf.BatchSettings(dynamic=False, size=batch),
         opset=opset,
         calibration=mf.Calibration(data=calib_data or "random", method=calib_method, requested=calib_images,
                                    images=min(len(calib.images) for calib, _ in sample_cache.values()))
