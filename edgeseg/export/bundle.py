@@ -27,9 +27,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import manifest as mf
+from .. import signing
 from ..errors import EdgesegError, IntegrityError
 from ..files import sha256, write_bytes
-from ..signing import SIGNATURE
 
 MARKER = ".edgeseg-staging"  # present while a staged bundle is incomplete
 
@@ -80,8 +80,6 @@ class Stage:
         mf.save(self.folder, manifest)
         loaded = mf.load(self.folder, verify=True)
         if sign_key is not None:
-            from .. import signing
-
             signing.sign(self.folder, sign_key)
         _fsync_dir(self.folder)
         (self.folder / MARKER).unlink()
@@ -139,7 +137,7 @@ def finish(old: Path, out: Path) -> None:
         return
     previous = _previous(old)
     bundle_files = set(previous.files()) if previous is not None else set()
-    bundle_files |= {mf.MANIFEST, SIGNATURE, MARKER}
+    bundle_files |= {mf.MANIFEST, signing.SIGNATURE, MARKER}
     for entry in sorted(old.iterdir()):
         if entry.name in bundle_files or _is_temporary(entry.name) or (out / entry.name).exists():
             continue
@@ -217,7 +215,7 @@ def _exchange(a: Path, b: Path) -> bool:
     """Atomically exchange two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no libc symbol (macOS), or no CDLL(None) (Windows)
         return False
     at_fdcwd, rename_exchange = -100, 2
     if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
