@@ -215,3 +215,37 @@ def test_the_runner_must_agree_with_the_manifest(bundle):
         with pytest.raises(IntegrityError, match="tensor 'input' is float32"):
             smaller = replace(art, input=replace(art.input, shape=("batch", 3, 16, 16)))
             Segmenter(runner, smaller, manifest.normalization)
+
+
+def test_without_the_sign_extra_digests_are_still_checked_and_a_public_key_asks_for_it(bundle, tmp_path, monkeypatch):
+    import json
+    import shutil
+    import sys
+
+    from edgeseg.errors import MissingDependency
+
+    for name in [m for m in sys.modules if m == "model_signing" or m.startswith("model_signing.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "model_signing", None)  # import model_signing now raises ImportError
+    folder = tmp_path / "b"
+    shutil.copytree(bundle[0], folder)
+    (folder / "bundle.sig").write_text("{}")
+    (tmp_path / "pub.pem").write_text("-----BEGIN PUBLIC KEY-----\n")
+    with pytest.raises(MissingDependency, match=r"pip install 'edgeseg\[sign\]'"):
+        Segmenter.from_bundle(folder, threads=1, public_key=tmp_path / "pub.pem")
+    text = (folder / mf.MANIFEST).read_text()
+    (folder / mf.MANIFEST).write_text(text.replace('"threshold": 0.5', '"threshold": 0.4'))
+    with pytest.raises(IntegrityError, match="changed after it was written"):
+        Segmenter.from_bundle(folder, threads=1)
+    assert json.loads(text)["digest"].startswith("sha256:")
+
+
+def test_the_install_extras_for_devices_and_signing():
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert [r.split(">")[0] for r in extras["ort-cpu"]] == ["onnxruntime"]  # the CPU wheel, never onnxruntime-gpu
+    assert {r.split(">")[0] for r in extras["sign"]} >= {"model-signing", "pyopenssl"}
+    assert "edgeseg[sign]" in extras["dev"]  # so the signing tests run in CI
