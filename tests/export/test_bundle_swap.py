@@ -154,3 +154,29 @@ def test_an_export_in_progress_is_not_disturbed(tmp_path):
     with pytest.raises(EdgesegError, match=f"another edgeseg export \\(process {os.getppid()}\\)"):
         tinygraphs.export(out, 0)
     assert busy.is_dir()
+
+
+def test_edgeseg_export_says_it_cleaned_an_interrupted_export_and_a_foreign_manifest_is_one_line(tmp_path):
+    import torch
+    from clirun import invoke
+
+    from edgeseg import checkpoint
+    from edgeseg.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("unet_sharp", width_mult=0.0625).eval()
+    info = checkpoint.CheckpointInfo(model="unet_sharp", config=model.config, recipe={"img_size": 32},
+                                     normalization={"color": "rgb", "mean": [0.5] * 3, "std": [0.25] * 3})
+    ckpt = checkpoint.save(tmp_path / "best", model, info)
+    out = tmp_path / "bundle"
+    assert _export_killed_at(out, 6).returncode == -9  # a fresh export killed while writing
+    r = invoke("export", ckpt, "--out", out, "--variants", "L1", "--parity-images", "2")
+    assert r.exit_code == 0, r.output
+    assert r.says("an export interrupted before its bundle was complete") and _leftovers(out) == []
+    mf.load(out)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "manifest.json").write_text('{"name": "My PWA"}')
+    r = invoke("export", ckpt, "--out", site, "--variants", "L1")
+    assert r.exit_code == 2 and r.says("not a valid edgeseg bundle manifest") and "Traceback" not in r.output
+    assert (site / "manifest.json").read_text() == '{"name": "My PWA"}'
