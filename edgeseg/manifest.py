@@ -24,10 +24,8 @@ from typing import Any
 from . import onnxgraph
 from .errors import IntegrityError
 from .files import sha256, write_json
-from .normalization import Normalization
+from .normalization import Normalization  # also reached as manifest.Normalization by the bundle's readers
 from .typecheck import has_type, type_name
-
-__all__ = ["Normalization"]  # re-exported: bundles and their readers name it through this module too
 
 SCHEMA = "edgeseg.bundle/2"
 MANIFEST = "manifest.json"
@@ -43,7 +41,6 @@ MAX_SIDE = 8192  # model input/output height and width (the runtime refuses larg
 MAX_BATCH = 4096
 MAX_CHANNELS = {"input": 4, "output": 1024}
 MAX_TENSOR_ELEMENTS = 1 << 28  # one batch of one tensor: 1 GiB of float32
-MAX_STRING = 4096
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")  # variants, tensor and axis names
 _FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}")  # a plain file name inside the bundle
