@@ -94,9 +94,8 @@ def attach_model(t: Target, path: Path) -> None:
 
 
 def bundle_size(manifest: mf.Manifest) -> int:
-    exported = (getattr(manifest, "export", None) or {}).get("img_size")
-    if exported:
-        return int(exported)
+    if manifest.export is not None:
+        return manifest.export.img_size
     return max(int(a.input.shape[2]) for a in manifest.artifacts)
 
 
@@ -132,15 +131,14 @@ def find_checkpoint(bundle: Path, manifest: mf.Manifest, given: Path | None) -> 
         if not is_checkpoint(given):
             raise EdgesegError(f"`checkpoint` {given}: no .safetensors + .json checkpoint there")
         return given, ""
-    name = (manifest.source or {}).get("checkpoint")
+    name, want = manifest.source.checkpoint, manifest.source.weights_sha256  # a plain name; a sha256 with it
     if not name:
         return None, "the bundle's manifest names no source checkpoint; give the checkpoint for torch rows"
-    want = (manifest.source or {}).get("weights_sha256")
     siblings = sorted(p.parent for p in bundle.parent.glob(f"*/{name}.json"))  # run/train/best next to run/bundle
     for folder in (bundle, bundle.parent, *siblings):
         candidate = folder / name
         if is_checkpoint(candidate):
-            if want and sha256(paths(candidate)[0]) != want:
+            if sha256(paths(candidate)[0]) != want:
                 return None, f"checkpoint {candidate} does not match the bundle's weights sha256; give the right one"
             return candidate, ""
     return None, (f"the bundle's source checkpoint {name!r} is not in, next to, or beside the bundle; "

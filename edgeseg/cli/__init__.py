@@ -56,6 +56,7 @@ from . import (  # noqa: E402,F401  (commands register themselves on `app`)
     export,  # noqa: E402,F401
     models,
     predict,  # noqa: E402,F401
+    sign,
     train,  # noqa: E402,F401
 )
 

@@ -22,27 +22,52 @@ class CalibMethod(str, Enum):
 @app.command("export")
 def export_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint: X.safetensors, X.json or the stem X.")],
-    out: Annotated[Path, typer.Option("--out", file_okay=False, help="Bundle folder (ONNX files + manifest.json): new, empty, or a bundle to replace (its engines of unchanged ONNX files are kept).")],
-    variants: Annotated[str, typer.Option(help="'all' or a comma list of deploy variants, e.g. L1,L3 or final.")] = "all",
+    out: Annotated[Path, typer.Option(
+        "--out", file_okay=False,
+        help="Bundle folder (ONNX files + manifest.json): new, empty, or a bundle to replace (its engines of "
+        "unchanged ONNX files are kept).",
+    )],
+    variants: Annotated[
+        str,
+        typer.Option(help="'all' or a comma list of deploy variants, e.g. L1,L3 or final."),
+    ] = "all",
     precision: Annotated[str, typer.Option(help="Comma list of fp32, fp16, int8.")] = "fp32",
-    img_size: Annotated[int | None, typer.Option(min=1, help="Input height = width (default: the training size, else 256).")] = None,
+    img_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Input height = width (default: the training size, else 256)."),
+    ] = None,
     batch: Annotated[int | None, typer.Option(min=1, help="Static batch size (default 1).")] = None,
-    dynamic_batch: Annotated[int | None, typer.Option(min=1, help="Dynamic batch axis; the largest batch engines are built for.")] = None,
-    calib_data: Annotated[str | None, typer.Option(help="Calibration/parity images: a folder or synthetic:NAME?n=..; default random images.")] = None,
-    calib_images: Annotated[int, typer.Option(min=1, help="Images used for int8 calibration and fp16 range checks.")] = 32,
+    dynamic_batch: Annotated[
+        int | None,
+        typer.Option(min=1, help="Dynamic batch axis; the largest batch engines are built for."),
+    ] = None,
+    calib_data: Annotated[
+        str | None,
+        typer.Option(help="Calibration/parity images: a folder or synthetic:NAME?n=..; default random images."),
+    ] = None,
+    calib_images: Annotated[
+        int,
+        typer.Option(min=1, help="Images used for int8 calibration and fp16 range checks."),
+    ] = 32,
     calib_method: Annotated[CalibMethod, typer.Option(help="ONNX Runtime calibrator for int8.")] = CalibMethod.minmax,
     parity_images: Annotated[int, typer.Option(min=1, help="Images compared against eager PyTorch per artifact.")] = 8,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset (TensorRT 10 parses 9..20).")] = 18,
     target: Annotated[TargetName, typer.Option(help="Where the engines will be built.")] = TargetName.cuda,
+    sign_key: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Sign the bundle with this EC private key (PEM; extra `sign`)."),
+    ] = None,
 ) -> None:
     """Export deploy variants to ONNX in fp32/fp16/int8, check parity and TensorRT compatibility, write a bundle."""
     if batch is not None and dynamic_batch is not None:
         raise typer.BadParameter("give either --batch or --dynamic-batch, not both", param_hint="--batch")
     from rich.console import Console
 
-    from ..export import export_bundle
+    from ..export import bundle, export_bundle
 
     console = Console()
+    for line in bundle.recover(out):  # an earlier export of this bundle was interrupted
+        typer.echo(f"{out}: {line}")
     manifest = export_bundle(
         checkpoint,
         out,
@@ -58,6 +83,7 @@ def export_cmd(
         opset=opset,
         target=target.value,
         progress=True,
+        sign_key=sign_key,
     )
     console.print(_table(manifest, out))
     typer.echo("\nNext:")

@@ -30,6 +30,9 @@ def predict_cmd(
     precision: Annotated[Precision | None, typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
     overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with the mask in red.")] = False,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for ONNX Runtime (0: its default).")] = 0,
+    public_key: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="Refuse the bundle unless its signature verifies with this public key (PEM).",
+    )] = None,
 ) -> None:
     """Write OUT/NAME.png for every image: 0/255 for a binary model, class indices for a multi-class one.
 
@@ -44,7 +47,8 @@ def predict_cmd(
 
     files = collect_images(images)
     names = output_names(files)
-    with Segmenter.from_bundle(bundle, backend.value, variant, precision.value if precision else None, threads=threads) as seg:
+    with Segmenter.from_bundle(bundle, backend.value, variant, precision.value if precision else None, threads=threads,
+                              public_key=public_key) as seg:
         binary = seg.artifact.output.shape[1] == 1
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as progress:

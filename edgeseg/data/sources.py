@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 
 from ..errors import EdgesegError
-from ..manifest import Normalization
+from ..normalization import Normalization
 from .images import IMAGE_SUFFIXES, read_image
 
 IMAGENET = Normalization("rgb", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))

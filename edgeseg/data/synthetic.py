@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EdgesegError
-from ..manifest import Normalization
+from ..normalization import Normalization
 from .sources import Sample, _query
 from .transforms import gaussian_blur, resize_image
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..manifest import Normalization
+from ..normalization import Normalization
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 

@@ -146,9 +146,9 @@ def plans_for(
     Without --max-batch, a dynamic-batch export's recorded maximum (`edgeseg export --dynamic-batch N`)
     is the profile's max batch (and the target's default when the manifest states none)."""
     if options.get("max_batch") is None and options.get("dla_core") is None:
-        batch = manifest.export.get("batch") or {}
-        if batch.get("dynamic") and isinstance(batch.get("max"), int):
-            largest = max(batch["max"], options.get("min_batch") or 1, options.get("opt_batch") or 1)
+        batch = manifest.export.batch if manifest.export is not None else None
+        if batch is not None and batch.dynamic and batch.max is not None:
+            largest = max(batch.max, options.get("min_batch") or 1, options.get("opt_batch") or 1)
             options = {**options, "max_batch": largest}
     chosen = [
         a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,13 @@ def export_bundle(
     opset: int = MIN_OPSET,
     target: str = "cuda",
     progress: bool = False,
+    sign_key: str | Path | None = None,
 ) -> mf.Manifest:
     """Export deploy variants of `source` (a checkpoint path, or a `(model, normalization)` pair).
 
     `batch` fixes the batch size; `dynamic_batch=N` makes the batch axis dynamic (named `batch`) and
-    records N as the largest batch engines should be built for. Returns the verified manifest.
+    records N as the largest batch engines should be built for. `sign_key` (a PEM private key) signs
+    the bundle before it replaces `out`. Returns the verified manifest.
     """
     import onnx
     import torch
@@ -65,10 +68,7 @@ def export_bundle(
         raise EdgesegError(f"opset {opset} is newer than this onnx package knows ({newest}); TensorRT 10 parses up to 20")
     img_size = img_size or int(recipe.get("img_size") or DEFAULT_IMG_SIZE)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise EdgesegError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / mf.MANIFEST).is_file():
-        raise EdgesegError(f"--out {out} holds other files and no {mf.MANIFEST}: export into a new or empty folder, or over a bundle")
+    bundle.check_target(out)
 
     sample_cache: dict[int, tuple[samples.Samples, samples.Samples]] = {}
     artifacts: list[tuple[mf.Artifact, Any]] = []
@@ -89,29 +89,31 @@ def export_bundle(
                 calib_method=calib_method, progress=progress,
             )
 
-    out.mkdir(parents=True, exist_ok=True)
-    final = []
-    for art, graph in artifacts:
-        digest = bundle.write_model(out, art.file, graph)
-        final.append(mf.Artifact(**{**art.__dict__, "sha256": digest}))
-    manifest = mf.Manifest(
-        model={"name": model.name, "config": dict(model.config), "variants": model.variants()},
-        normalization=norm,
-        artifacts=tuple(final),
-        tools=_tools(),
-        source=source_info,
-        export={
-            "target": target,
-            "img_size": img_size,
-            "batch": {"dynamic": True, "max": dynamic_batch} if dynamic_batch is not None else {"dynamic": False, "size": batch},
-            "opset": opset,
-            "calibration": {"data": calib_data or "random", "method": calib_method, "requested": calib_images,
-                            "images": min(len(calib.images) for calib, _ in sample_cache.values())}
-            if "int8" in precisions else None,
-            "parity_images": parity_images,
-        },
+    settings = mf.ExportSettings(
+        target=target,
+        img_size=img_size,
+        batch=mf.BatchSettings(dynamic=True, max=dynamic_batch)
+        if dynamic_batch is not None else mf.BatchSettings(dynamic=False, size=batch),
+        opset=opset,
+        calibration=mf.Calibration(data=calib_data or "random", method=calib_method, requested=calib_images,
+                                   images=min(len(calib.images) for calib, _ in sample_cache.values()))
+        if "int8" in precisions else None,
+        parity_images=parity_images,
     )
-    return bundle.write_manifest(out, manifest)
+    with bundle.staging(out) as stage:
+        final = []
+        for art, graph in artifacts:
+            digest = bundle.write_model(stage.folder, art.file, graph, mf.stamp(model.name, art, source_info))
+            final.append(replace(art, sha256=digest))
+        manifest = mf.Manifest(
+            model={"name": model.name, "config": dict(model.config), "variants": model.variants()},
+            normalization=norm,
+            artifacts=tuple(final),
+            tools=_tools(),
+            source=source_info,
+            export=settings,
+        )
+        return stage.commit(manifest, sign_key)
 
 
 def _export_variant(model, variant, size, norm, precisions, calib, check, *, batch, dynamic, opset, calib_method, progress):
@@ -269,17 +271,17 @@ def _open_source(source):
     if isinstance(source, tuple):
         model, norm = source
         norm = norm if isinstance(norm, mf.Normalization) else mf.Normalization.from_dict(norm)
-        return model.eval(), norm, {"checkpoint": None, "note": "in-memory model"}, {}
+        return model.eval(), norm, mf.Source(note="in-memory model"), {}
     from .. import checkpoint
 
     model, info = checkpoint.load(source)
     weights = checkpoint.paths(source)[0]
-    src = {
-        "checkpoint": weights.with_suffix("").name,
-        "weights_sha256": info.weights_sha256,
-        "epoch": info.epoch,
-        "metrics": info.metrics,
-    }
+    src = mf.Source(
+        checkpoint=weights.with_suffix("").name,
+        weights_sha256=info.weights_sha256,
+        epoch=info.epoch,
+        metrics=dict(info.metrics or {}),
+    )
     return model, mf.Normalization.from_dict(info.normalization), src, dict(info.recipe or {})
 
 

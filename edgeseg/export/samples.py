@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EdgesegError
-from ..manifest import Normalization
+from ..normalization import Normalization
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,16 @@ def trt_ep_options(precision: str, cache_dir: str | Path | None, device_id: int 
     return options
 
 
-def providers_for(backend: str, precision: str = "fp32", cache_dir: str | Path | None = None, device_id: int = 0) -> list:
+def providers_for(
+    backend: str, precision: str = "fp32", cache_dir: str | Path | None = None, device_id: int = 0
+) -> list:
     """The provider list handed to InferenceSession: the chosen one first, then its fallbacks."""
     if backend not in PROVIDERS:
         raise EdgesegError(f"unknown ONNX Runtime backend {backend!r}; choose one of: {', '.join(PROVIDERS)}")
     cuda = ("CUDAExecutionProvider", {"device_id": device_id})
     if backend == "ort-tensorrt":
-        return [("TensorrtExecutionProvider", trt_ep_options(precision, cache_dir, device_id)), cuda, "CPUExecutionProvider"]
+        trt = ("TensorrtExecutionProvider", trt_ep_options(precision, cache_dir, device_id))
+        return [trt, cuda, "CPUExecutionProvider"]
     if backend == "ort-cuda":
         return [cuda, "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
@@ -62,6 +65,14 @@ def providers_for(backend: str, precision: str = "fp32", cache_dir: str | Path |
 
 def _shape(dims) -> tuple[int | None, ...]:
     return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
+
+
+def _info(arg, model: str) -> TensorInfo:
+    """ONNX Runtime's description of one input or output; a tensor type edgeseg cannot feed or read is refused."""
+    dtype = _ORT_DTYPES.get(arg.type)
+    if dtype is None:
+        raise EdgesegError(f"{model}: tensor {arg.name!r} is {arg.type}; edgeseg feeds and reads numeric tensors only")
+    return TensorInfo(arg.name, _shape(arg.shape), np.dtype(dtype))
 
 
 class OrtRunner(Runner):
@@ -92,8 +103,8 @@ class OrtRunner(Runner):
                 f"{backend}: ONNX Runtime could not start {PROVIDERS[backend]} (it fell back to {got[0]}); "
                 "install the CUDA/TensorRT libraries it needs or use --backend ort-cpu"
             )
-        self.inputs = tuple(TensorInfo(i.name, _shape(i.shape), np.dtype(_ORT_DTYPES.get(i.type, np.float32))) for i in self.session.get_inputs())
-        self.outputs = tuple(TensorInfo(o.name, _shape(o.shape), np.dtype(_ORT_DTYPES.get(o.type, np.float32))) for o in self.session.get_outputs())
+        self.inputs = tuple(_info(i, Path(model).name) for i in self.session.get_inputs())
+        self.outputs = tuple(_info(o, Path(model).name) for o in self.session.get_outputs())
         self.max_batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
         self._output_names = [o.name for o in self.outputs]
 

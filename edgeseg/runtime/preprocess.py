@@ -20,7 +20,7 @@ import numpy as np
 from ..data.images import check_pixels, read_image
 from ..data.transforms import normalize, resize_image, to_color, to_unit
 from ..errors import EdgesegInputError
-from ..manifest import Normalization
+from ..normalization import Normalization
 from ..metrics import sigmoid
 
 FITS = ("resize", "pad")

@@ -17,21 +17,34 @@ from pathlib import Path
 import numpy as np
 
 from .. import manifest as mf
-from ..errors import EdgesegError, EdgesegInputError
+from ..errors import EdgesegError, EdgesegInputError, IntegrityError
+from ..normalization import Normalization
 from . import preprocess as pre
 from .backends import RUNTIME, Backend, candidates, matching_engine, parse_backend
 from .base import Runner
 
 
 class Segmenter:
-    def __init__(self, runner: Runner, artifact: mf.Artifact, normalization: mf.Normalization, *, fit: str = "resize", skipped: Sequence[str] = ()):
+    def __init__(
+        self,
+        runner: Runner,
+        artifact: mf.Artifact,
+        normalization: Normalization,
+        *,
+        fit: str = "resize",
+        skipped: Sequence[str] = (),
+    ):
         if fit not in pre.FITS:
             raise EdgesegError(f"fit must be one of {pre.FITS}, got {fit!r}")
         shape = artifact.input.shape
         if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:]):
             raise EdgesegError(f"{artifact.file}: input must be (N, C, H, W) with static C, H, W, got {shape}")
         if shape[1] != normalization.channels:
-            raise EdgesegError(f"{artifact.file} takes {shape[1]} channels but the manifest normalization is {normalization.color}")
+            raise EdgesegError(
+                f"{artifact.file} takes {shape[1]} channels but the manifest normalization is "
+                f"{normalization.color}"
+            )
+        _check_runner(runner, artifact)
         self.runner = runner
         self.artifact = artifact
         self.normalization = normalization
@@ -57,9 +70,15 @@ class Segmenter:
         fit: str = "resize",
         threads: int = 0,
         cache_dir: str | Path | None = None,
+        public_key: str | Path | None = None,
     ) -> Segmenter:
-        """Verify the bundle's checksums, pick the artifact and the best backend that starts here."""
+        """Verify the bundle (its signature with `public_key`, its manifest's digest and schema, every
+        file's sha256 and graph), pick the artifact and the best backend that starts here."""
         bundle = Path(path)
+        if public_key is not None:
+            from ..signing import verify
+
+            verify(bundle, public_key)
         manifest = mf.load(bundle)
         artifact = manifest.artifact(variant, precision)
         skipped = []
@@ -72,7 +91,8 @@ class Segmenter:
                 skipped.append(f"{name}: {exc}")
                 continue
             return cls(runner, artifact, manifest.normalization, fit=fit, skipped=skipped)
-        raise EdgesegError("no backend can run this bundle here: " + ("; ".join(skipped) or "install onnxruntime (pip install 'edgeseg[ort]')"))
+        why = "; ".join(skipped) or "install onnxruntime (pip install 'edgeseg[ort]')"
+        raise EdgesegError(f"no backend can run this bundle here: {why}")
 
     def __enter__(self):
         return self
@@ -127,7 +147,9 @@ class Segmenter:
         return result
 
 
-def open_runner(name: str, bundle: Path, manifest: mf.Manifest, artifact: mf.Artifact, *, threads: int = 0, cache_dir=None) -> Runner:
+def open_runner(
+    name: str, bundle: Path, manifest: mf.Manifest, artifact: mf.Artifact, *, threads: int = 0, cache_dir=None
+) -> Runner:
     """Start one backend's runner for `artifact`, or raise EdgesegError saying why it cannot start."""
     backend = parse_backend(name, RUNTIME)
     if backend is Backend.TENSORRT:
@@ -147,6 +169,21 @@ def open_runner(name: str, bundle: Path, manifest: mf.Manifest, artifact: mf.Art
     cache = cache_dir if cache_dir is not None else bundle / "ort-trt-cache"
     return OrtRunner(bundle / artifact.file, backend.value, precision=artifact.precision, threads=threads,
                      cache_dir=cache if backend is Backend.ORT_TENSORRT else None)
+
+
+def _check_runner(runner: Runner, artifact: mf.Artifact) -> None:
+    """The backend's own view of the model must be what the manifest says (else every image would fail)."""
+    for spec, tensors in ((artifact.input, runner.inputs), (artifact.output, runner.outputs)):
+        info = next((t for t in tensors if t.name == spec.name), None)
+        if info is None:
+            raise IntegrityError(
+                f"{artifact.file}: the model has no tensor {spec.name!r}; "
+                f"it has {', '.join(t.name for t in tensors)}"
+            )
+        want = tuple(d if isinstance(d, int) else None for d in spec.shape)
+        if info.dtype != np.dtype(spec.dtype) or (info.shape and info.shape != want):
+            raise IntegrityError(f"{artifact.file}: tensor {spec.name!r} is {info.dtype} {info.shape} in the model, "
+                                 f"{spec.dtype} {want} in the manifest")
 
 
 def _is_single(images) -> bool:

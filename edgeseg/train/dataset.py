@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..data import Augment, normalize, resize_image, resize_mask, to_color, to_unit
-from ..manifest import Normalization
+from ..normalization import Normalization
 
 
 class SegmentationSet(torch.utils.data.Dataset):

@@ -4,6 +4,7 @@ ONNX export + a hand-written manifest), so the benchmark's tests do not depend o
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from edgeseg import manifest as mf
@@ -29,33 +30,34 @@ def tiny_bundle(folder: Path, checkpoint: Path, variants=("L1", "L2"), size: int
     """Export `variants` of the checkpoint at `size` (dynamic batch) into `folder` with a manifest
     whose `source` names the checkpoint (found by `edgeseg bench` next to the bundle)."""
     import torch
+    from runtime.bundles import onnx_graph  # tests/runtime, imported by pytest as package "runtime"
 
     from edgeseg import checkpoint as ckpt
-    from edgeseg.files import atomic_path, sha256
+    from edgeseg.export.bundle import write_model
 
     model, info = ckpt.load(checkpoint)
     folder.mkdir(parents=True, exist_ok=True)
+    weights = ckpt.paths(checkpoint)[0]
+    source = mf.Source(checkpoint=weights.with_suffix("").name, weights_sha256=info.weights_sha256)
     artifacts = []
     for variant in variants:
         module = model.deploy(variant).eval()
-        path = folder / f"{variant}.fp32.onnx"
-        with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, (torch.zeros(1, 3, size, size),), str(tmp), input_names=["input"],
-                              output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-                              opset_version=17, dynamo=False)
-        artifacts.append(mf.Artifact(
-            file=path.name, sha256=sha256(path), variant=variant, precision="fp32",
+        artifact = mf.Artifact(
+            file=f"{variant}.fp32.onnx", sha256="", variant=variant, precision="fp32",
             input=mf.TensorSpec("input", ("batch", 3, size, size), "float32"),
             output=mf.TensorSpec("output", ("batch", 1, size, size), "float32"),
             params=sum(p.numel() for p in module.parameters()),
-        ))
-    weights = ckpt.paths(checkpoint)[0]
+        )
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            graph = onnx_graph(module, torch.zeros(1, 3, size, size))
+        digest = write_model(folder, artifact.file, graph, mf.stamp(info.model, artifact, source))
+        artifacts.append(replace(artifact, sha256=digest))
     manifest = mf.Manifest(
         model={"name": info.model, "config": info.config},
         normalization=mf.Normalization.from_dict(info.normalization),
         artifacts=tuple(artifacts),
-        source={"checkpoint": weights.with_suffix("").name, "weights_sha256": info.weights_sha256},
+        source=source,
     )
     mf.save(folder, manifest)
     return manifest

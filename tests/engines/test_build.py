@@ -55,7 +55,8 @@ def test_exported_max_batch_is_the_default_profile_max(bundle):
     _, manifest = bundle
     options = dict(target="cuda", trt_version="10.3.0", compute_capability="8.6")
     assert build.plans_for(manifest, **options)[0].profile.max[0] == 8  # no export record: the target's default
-    exported = replace(manifest, export={"batch": {"dynamic": True, "max": 16}})
+    exported = replace(manifest, export=mf.ExportSettings(target="cuda", img_size=32, opset=17, parity_images=1,
+                                                          batch=mf.BatchSettings(dynamic=True, max=16)))
     assert build.plans_for(exported, **options)[0].profile.max[0] == 16
     assert build.plans_for(exported, **options, max_batch=2)[0].profile.max[0] == 2  # the user's choice wins
     assert build.plans_for(exported, **options, opt_batch=32)[0].profile.max[0] == 32

@@ -65,7 +65,7 @@ def test_twelve_artifacts_with_a_valid_manifest(sharp_bundle):
             assert "fp32_nodes" in art.details and art.details["fp16_check"]["checked_with"]
         if art.precision == "int8":
             assert art.details["calibration"]["method"] == "minmax"
-    assert loaded.export["batch"] == {"dynamic": False, "size": 1}
+    assert loaded.export.batch == mf.BatchSettings(dynamic=False, size=1)
 
 
 def test_l2_graph_holds_only_levels_up_to_2(sharp_bundle):
@@ -158,7 +158,7 @@ def test_every_family_exports_from_a_checkpoint_with_dynamic_batch(name, tmp_pat
     assert torch.is_grad_enabled(), "export must not leave autograd switched off"
     art = manifest.artifact(variant, "fp32")
     assert art.input.shape == ("batch", 3, size, size) and art.output.shape[0] == "batch"
-    assert manifest.source["epoch"] == 3 and manifest.export["batch"] == {"dynamic": True, "max": 4}
+    assert manifest.source.epoch == 3 and manifest.export.batch == mf.BatchSettings(dynamic=True, max=4)
     assert art.parity["max_abs_prob_err"] <= 1e-4 and art.parity["images"] == 3
     graph = onnx.load(str(tmp_path / "bundle" / art.file)).graph
     assert len(graph.output) == 1

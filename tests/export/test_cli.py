@@ -32,9 +32,8 @@ def test_export_writes_a_bundle_and_prints_next_commands(tmp_path):
     assert manifest.artifact("L1", "int8").input.shape == (2, 3, 32, 32)
     assert manifest.artifact("L1", "int8").details["calibration"]["method"] == "percentile"
     # 5 images: 2 kept for parity, so 3 calibrate, and the manifest says so
-    assert manifest.export["calibration"] == {
-        "data": "synthetic:nuclei?n=5&size=32&seed=3", "method": "percentile", "requested": 4, "images": 3,
-    }
+    calibration = mf.Calibration(data="synthetic:nuclei?n=5&size=32&seed=3", method="percentile", requested=4, images=3)
+    assert manifest.export.calibration == calibration
     # the next commands are printed one a line, each a shell command that works as printed, even when
     # the bundle's path holds spaces
     printed = [shlex.split(line) for line in result.lines if line.strip().startswith("edgeseg ")]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from edgeseg import manifest as mf
-from edgeseg.files import atomic_path, sha256
+from edgeseg.export.bundle import write_model
 
 
 def tiny_model(in_channels: int = 3, classes: int = 1, seed: int = 0):
@@ -40,27 +42,34 @@ def make_bundle(
     norm = mf.Normalization() if color == "rgb" else mf.Normalization("gray", (0.5,), (0.25,))
     model = tiny_model(norm.channels, classes, seed)
     n = 1 if isinstance(batch, str) else batch
-    example = torch.zeros(n, norm.channels, *size)
-    onnx_file = folder / f"{variant}.fp32.onnx"
-    dynamic = {"input": {0: "batch"}, "output": {0: "batch"}} if isinstance(batch, str) else None
-    with atomic_path(onnx_file) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is fine for two convs
-        torch.onnx.export(
-            model, (example,), str(tmp), input_names=["input"], output_names=["output"],
-            dynamic_axes=dynamic, opset_version=17, dynamo=False,
-        )
     artifact = mf.Artifact(
-        file=onnx_file.name,
-        sha256=sha256(onnx_file),
+        file=f"{variant}.fp32.onnx",
+        sha256="",
         variant=variant,
         precision="fp32",
         input=mf.TensorSpec("input", (batch, norm.channels, *size), "float32"),
         output=mf.TensorSpec("output", (batch, classes, *size), "float32"),
     )
+    graph = onnx_graph(model, torch.zeros(n, norm.channels, *size), dynamic=isinstance(batch, str))
+    digest = write_model(folder, artifact.file, graph, mf.stamp("tiny", artifact, mf.Source()))
+    artifact = replace(artifact, sha256=digest)
     manifest = mf.Manifest(model={"name": "tiny", "config": {"classes": classes}}, normalization=norm,
                            artifacts=(artifact,))
     mf.save(folder, manifest)
     return manifest, model
+
+
+def onnx_graph(model, example, dynamic: bool = True, opset: int = 17):
+    """The TorchScript exporter's ModelProto of `model` (fine for two convs), inputs "input", outputs "output"."""
+    import onnx
+    import torch
+
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (example,), f"{tmp}/m.onnx", input_names=["input"], output_names=["output"],
+                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+        return onnx.load(f"{tmp}/m.onnx")
 
 
 def torch_masks(model, batch: np.ndarray) -> np.ndarray:

@@ -56,12 +56,10 @@ def _engine(artifact, cc, trt):
 def test_matching_engine_needs_artifact_gpu_and_trt_version():
     spec = mf.TensorSpec("input", ("batch", 3, 8, 8), "float32")
     art = mf.Artifact("L1.fp16.onnx", "1" * 64, "L1", "fp16", spec, spec)
-    engines = (
-        _engine("L1.fp16.onnx", "8.6", "10.3.0"),
-        _engine("L1.fp16.onnx", "8.7", "10.3.0"),
-        _engine("L2.fp16.onnx", "8.7", "10.4.0"),
-    )
-    m = mf.Manifest(model={"name": "x"}, normalization=mf.Normalization(), artifacts=(art,), engines=engines)
+    other = mf.Artifact("L2.fp16.onnx", "2" * 64, "L2", "fp16", spec, spec)
+    engines = (_engine("L1.fp16.onnx", "8.6", "10.3.0"), _engine("L1.fp16.onnx", "8.7", "10.3.0"),
+               _engine("L2.fp16.onnx", "8.7", "10.4.0"))
+    m = mf.Manifest(model={"name": "x"}, normalization=mf.Normalization(), artifacts=(art, other), engines=engines)
     assert matching_engine(m, art, "8.7", "10.3.0") == engines[1]
     assert matching_engine(m, art, "8.7", "10.4.0") is None
     assert matching_engine(m, art, "8.9", "10.3.0") is None

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -148,9 +150,9 @@ def test_segmenter_checks_the_artifact_against_the_manifest(bundle):
     with OrtRunner(folder / art.file, threads=1) as runner:
         with pytest.raises(EdgesegError, match="fit must be one of"):
             Segmenter(runner, art, manifest.normalization, fit="crop")
-        with pytest.raises(EdgesegError, match="static C, H, W"):
-            dynamic_size = replace(art, input=replace(art.input, shape=("batch", 3, "h", "w")))
-            Segmenter(runner, dynamic_size, manifest.normalization)
+        with pytest.raises(EdgesegError, match=r"input.shape\[2\] must be an integer"):
+            named = replace(art, input=replace(art.input, shape=("batch", 3, "h", "w")))
+            Segmenter(runner, named, manifest.normalization)
         with pytest.raises(EdgesegError, match="takes 3 channels"):
             Segmenter(runner, art, mf.Normalization("gray", (0.5,), (0.2,)))
         seg = Segmenter(runner, art, manifest.normalization)
@@ -164,3 +166,89 @@ def test_unloadable_onnx_is_a_one_line_error(tmp_path):
     (tmp_path / "broken.onnx").write_bytes(b"not a protobuf")
     with pytest.raises(EdgesegError, match="ONNX Runtime cannot load broken.onnx"):
         OrtRunner(tmp_path / "broken.onnx")
+
+
+def _crafted_copy(folder, tmp_path, change):
+    """A copy of the bundle whose manifest was edited by `change` and given a matching digest."""
+    import json
+    import shutil
+
+    copy = tmp_path / "crafted"
+    shutil.copytree(folder, copy)
+    d = json.loads((copy / mf.MANIFEST).read_text())
+    change(d)
+    d["digest"] = mf.digest_of(d)
+    (copy / mf.MANIFEST).write_text(json.dumps(d))
+    return copy
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["artifacts"][0]["input"].update(shape=["batch", 3, 16, 16]),
+     "has shape \\?x3x32x32, the manifest says \\?x3x16x16"),
+    (lambda d: d["artifacts"][0]["input"].update(name="image"), "input is named 'input', the manifest says 'image'"),
+    (lambda d: d["artifacts"][0]["output"].update(name="mask"), "output is named 'output', the manifest says 'mask'"),
+    (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 10**9, 10**9]), "must be in \\[1, 8192\\]"),
+    (lambda d: d["artifacts"][0]["input"].update(shape=[1, 3, 0, 0]), "must be in \\[1, 8192\\]"),
+    (lambda d: d.update(model=[[[[]]]]), "model must be an object"),
+])
+def test_predict_with_a_manifest_that_disagrees_with_its_graph_fails_once_at_load(bundle, tmp_path, change, message):
+    from clirun import invoke
+
+    from edgeseg.data.images import write_png
+
+    folder, _, _ = bundle
+    crafted = _crafted_copy(folder, tmp_path, change)
+    for name in "abcd":
+        write_png(tmp_path / "images" / f"{name}.png", np.zeros((8, 8, 3), np.uint8))
+    r = invoke("predict", crafted, tmp_path / "images", "--out", tmp_path / "masks", "--backend", "ort-cpu")
+    assert r.exit_code == 2 and re.search(message, r.text), r.output
+    assert "could not be segmented" not in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "masks").exists()
+
+
+def test_the_runner_must_agree_with_the_manifest(bundle):
+    """Checked again against the backend's own view (a TensorRT engine has no ONNX graph to read)."""
+    from dataclasses import replace
+
+    folder, manifest, _ = bundle
+    art = manifest.artifacts[0]
+    with OrtRunner(folder / art.file, threads=1) as runner:
+        with pytest.raises(IntegrityError, match="the model has no tensor 'mask'"):
+            Segmenter(runner, replace(art, output=replace(art.output, name="mask")), manifest.normalization)
+        with pytest.raises(IntegrityError, match="tensor 'input' is float32"):
+            smaller = replace(art, input=replace(art.input, shape=("batch", 3, 16, 16)))
+            Segmenter(runner, smaller, manifest.normalization)
+
+
+def test_without_the_sign_extra_digests_are_still_checked_and_a_public_key_asks_for_it(bundle, tmp_path, monkeypatch):
+    import json
+    import shutil
+    import sys
+
+    from edgeseg.errors import MissingDependency
+
+    for name in [m for m in sys.modules if m == "model_signing" or m.startswith("model_signing.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "model_signing", None)  # import model_signing now raises ImportError
+    folder = tmp_path / "b"
+    shutil.copytree(bundle[0], folder)
+    (folder / "bundle.sig").write_text("{}")
+    (tmp_path / "pub.pem").write_text("-----BEGIN PUBLIC KEY-----\n")
+    with pytest.raises(MissingDependency, match=r"pip install 'edgeseg\[sign\]'"):
+        Segmenter.from_bundle(folder, threads=1, public_key=tmp_path / "pub.pem")
+    text = (folder / mf.MANIFEST).read_text()
+    (folder / mf.MANIFEST).write_text(text.replace('"threshold": 0.5', '"threshold": 0.4'))
+    with pytest.raises(IntegrityError, match="changed after it was written"):
+        Segmenter.from_bundle(folder, threads=1)
+    assert json.loads(text)["digest"].startswith("sha256:")
+
+
+def test_the_install_extras_for_devices_and_signing():
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert [r.split(">")[0] for r in extras["ort-cpu"]] == ["onnxruntime"]  # the CPU wheel, never onnxruntime-gpu
+    assert {r.split(">")[0] for r in extras["sign"]} >= {"model-signing", "pyopenssl"}
+    assert "edgeseg[sign]" in extras["dev"]  # so the signing tests run in CI
