@@ -2,7 +2,7 @@ from dataclasses import replace
 
 import pytest
 from clirun import invoke
-from runtime.bundles import make_bundle  # tests/runtime, imported by pytest as package "runtime"
+from runtime.bundles import make_bundle, onnx_graph  # tests/runtime, imported by pytest as package "runtime"
 
 from edgeseg import manifest as mf
 
@@ -54,9 +54,16 @@ def test_dry_run_prints_plans_without_tensorrt(tmp_path):
 
 def test_dry_run_refuses_dla_on_tensorrt_10_8_and_plans_it_on_10_3(tmp_path):
     """Issue 12's acceptance: an Orin NX with TensorRT 10.8 and --dla-core 0 is refused with the reason."""
-    manifest, _ = make_bundle(tmp_path)
-    (tmp_path / "full.fp32.onnx").rename(tmp_path / "full.fp16.onnx")  # only the label matters to a plan
+    import torch
+
+    from edgeseg.export.bundle import write_model
+    from edgeseg.export.fp16 import to_fp16
+
+    manifest, model = make_bundle(tmp_path)
+    (tmp_path / "full.fp32.onnx").unlink()
     fp16 = replace(manifest.artifacts[0], file="full.fp16.onnx", precision="fp16")
+    graph, _ = to_fp16(onnx_graph(model, torch.zeros(1, 3, 32, 32)))
+    fp16 = replace(fp16, sha256=write_model(tmp_path, fp16.file, graph, mf.stamp("tiny", fp16, mf.Source())))
     mf.save(tmp_path, replace(manifest, artifacts=(fp16,)))
     args = ("build", tmp_path, "--dry-run", "--target", "jetson-orin-nx", "--dla-core", "0")
     refused = invoke(*args, "--trt-version", "10.8")

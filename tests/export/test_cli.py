@@ -36,7 +36,7 @@ def test_export_writes_a_bundle_and_prints_next_commands(tmp_path):
     assert manifest.export.calibration == calibration
     # the next commands are printed one a line, each a shell command that works as printed, even when
     # the bundle's path holds spaces
-    printed = [shlex.split(line) for line in result.lines if line.strip().startswith("edgeseg ")]
+    printed = [shlex.split(line) for line in result.output.split("\nNext:\n")[1].splitlines() if line.strip()]
     commands = ("build", "bench", "predict")
     assert [words[:3] for words in printed] == [["edgeseg", command, str(out)] for command in commands]
     assert printed[2][-2:] == ["--out", str(out / "masks")]
