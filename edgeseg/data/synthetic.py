@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import EdgesegError
 from ..manifest import Normalization
-from .sources import Sample, _query
+from .sample import Sample, parse_query
 from .transforms import gaussian_blur, resize_image
 
 DEFAULTS = {"n": 64, "size": 64, "seed": 0}
@@ -30,7 +30,7 @@ def open_synthetic(src: str) -> SyntheticDataset:
     if name not in GENERATORS:
         raise EdgesegError(f"unknown synthetic dataset {name!r}; valid: {', '.join(sorted(GENERATORS))}")
     params = dict(DEFAULTS)
-    for key, value in _query(query, set(DEFAULTS), src).items():
+    for key, value in parse_query(query, set(DEFAULTS), src).items():
         try:
             params[key] = int(value)
         except ValueError:
