@@ -218,7 +218,7 @@ _STATS: dict = {}
 def _deploy_stats(t: Target, variant: str) -> dict:
     key = (id(t.model), variant, t.size)
     if key not in _STATS:
-        from .flops import deploy_stats
+        from ..models.flops import deploy_stats
 
         s = deploy_stats(t.model, variant, t.size)
         _STATS[key] = {"params": s.params, "gflops": s.gflops}

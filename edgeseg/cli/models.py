@@ -18,7 +18,7 @@ def models_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from ..bench.flops import deploy_stats
+    from ..models.flops import deploy_stats
     from ..models import create_model, list_models
 
     table = Table(title=f"edgeseg models (GFLOPs at {img_size}x{img_size}, {in_channels} input channels)")

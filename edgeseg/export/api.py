@@ -117,7 +117,7 @@ def export_bundle(
 def _export_variant(model, variant, size, norm, precisions, calib, check, *, batch, dynamic, opset, calib_method, progress):
     import torch
 
-    from ..bench.flops import count_flops
+    from ..models.flops import count_flops
 
     module = model.deploy(variant).eval()
     channels = norm.channels
@@ -184,7 +184,7 @@ def _fold_details(model, variant, size, channels, graph, gflops, *, opset) -> di
     """For a folded variant: FLOPs before/after, box-filter weights left, parity with the unfolded graph."""
     import torch
 
-    from ..bench.flops import count_flops
+    from ..models.flops import count_flops
 
     reference = FOLDS.get(variant)
     if reference is None or reference not in model.variants():
