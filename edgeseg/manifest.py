@@ -8,14 +8,13 @@ checked against its sha256 on load; a changed byte makes the bundle refuse to lo
 from __future__ import annotations
 
 import json
-import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import typecheck
 from .errors import IntegrityError
 from .files import sha256, write_json
-from .typecheck import has_type, type_name
 
 SCHEMA = "edgeseg.bundle/1"
 MANIFEST = "manifest.json"
@@ -24,12 +23,8 @@ OUTPUT_KINDS = ("logits", "probabilities")
 
 
 def check_fields(obj, where: str) -> None:
-    """Refuse a dataclass read from JSON whose fields do not have their annotated types (str, int, dict, ...)."""
-    hints = typing.get_type_hints(type(obj))
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if not has_type(value, hints[f.name]):
-            raise IntegrityError(f"{where}: {f.name} must be {type_name(hints[f.name])}, got {value!r:.60}")
+    """`typecheck.check_fields` for a dataclass read from a file: fails with IntegrityError."""
+    typecheck.check_fields(obj, where, IntegrityError)
 
 
 @dataclass(frozen=True)
