@@ -13,6 +13,7 @@ the JSON dict checkpoints and manifests store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import torch
 from torch import nn
@@ -72,6 +73,16 @@ class SegModel(nn.Module):
     def input_size(self, variant: str, img_size: int) -> int:
         """The input size the deploy variant runs at (PGU-net+ stages fix their own)."""
         return img_size
+
+    def reference_variant(self, variant: str) -> str | None:
+        """The variant that `variant` rewrites into a cheaper graph of the same function (None: it
+        rewrites none). The exporter measures both and checks their outputs agree."""
+        return None
+
+    def graph_facts(self, graph) -> dict[str, Any]:
+        """What the exporter records about an exported ONNX graph (`onnx.ModelProto`) of a variant
+        and of its reference variant, to show what the rewrite removed."""
+        return {}
 
     # --- helpers for subclasses -------------------------------------------------------------------
     def check_variant(self, variant: str) -> None:

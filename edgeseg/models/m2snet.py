@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -117,6 +118,22 @@ class FoldedScaleDiffs(nn.Module):
         return sum(diffs[1:], diffs[0])
 
 
+def box_filter_weights(graph) -> list[list[int]]:
+    """Shapes of the (C, C, k, k) conv weights, k > 1, of an ONNX graph whose every filter is one
+    constant: the fixed box sums that the folded variant removes."""
+    import numpy as np
+    import onnx.numpy_helper as nh
+
+    shapes = []
+    for init in graph.graph.initializer:
+        dims = list(init.dims)
+        if len(dims) == 4 and dims[0] == dims[1] and dims[2] == dims[3] > 1:
+            w = nh.to_array(init).reshape(dims[0], -1)
+            if np.all(w == w[:, :1]):
+                shapes.append(dims)
+    return shapes
+
+
 def resize(x: torch.Tensor, ref: torch.Tensor, same_size: bool) -> torch.Tensor:
     if same_size:
         return x
@@ -194,6 +211,12 @@ class M2SNet(SegModel):
 
     def variants(self) -> list[str]:
         return ["unfolded", "folded"]
+
+    def reference_variant(self, variant: str) -> str | None:
+        return "unfolded" if variant == "folded" else None
+
+    def graph_facts(self, graph) -> dict[str, Any]:
+        return {"box_filter_weights": box_filter_weights(graph)}
 
     def deploy(self, variant: str = "folded") -> nn.Module:
         self.check_variant(variant)
