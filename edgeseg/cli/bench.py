@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from . import app
+app = typer.Typer()
 
 ALL_BACKENDS = "torch,ort-cpu,ort-cuda,ort-trt,trt"
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from . import app
+app = typer.Typer()
 
 
 class Backend(str, Enum):

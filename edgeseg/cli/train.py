@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import app
+app = typer.Typer()
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
