@@ -11,7 +11,7 @@ one for that family), then `edgeseg bench CHECKPOINT --backends torch,ort-cpu` e
 and times them, in its own process. This script only gathers the rows into headline.md/.json and
 checks the UNet# speed targets against the measured medians. Speed does not depend on the weights;
 IoU does, so the IoU columns mean something only for families given a trained --checkpoint.
-See benchmarks/METHODOLOGY.md for what is timed.
+See docs/benchmarks.md for what is timed.
 """
 
 from __future__ import annotations
