@@ -134,6 +134,7 @@ def test_split_is_seeded_disjoint_and_complete():
 
 
 def test_data_package_is_torch_free():
-    code = "import sys, edgeseg.data; edgeseg.data.open_source('synthetic:polyp?n=1&size=16')[0]; print('torch' in sys.modules)"
+    code = ("import sys, edgeseg.data; edgeseg.data.open_source('synthetic:polyp?n=1&size=16')[0]; "
+            "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -56,7 +56,8 @@ def test_trained_looking_stats_make_the_relu_bite():
     """The parity test above is only meaningful if F_k's ReLU is neither always on nor always off."""
     model = trained_looking(light())
     seen = []
-    hooks = [b.register_forward_hook(lambda m, i, o: seen.append((o > 0).float().mean().item())) for b in model.modules() if isinstance(b, BoxSum)]
+    hooks = [b.register_forward_hook(lambda m, i, o: seen.append((o > 0).float().mean().item()))
+             for b in model.modules() if isinstance(b, BoxSum)]
     with torch.no_grad():
         model(torch.randn(2, 3, 64, 64))
     for h in hooks:
@@ -81,7 +82,8 @@ def test_folded_module_holds_no_ones_convolution():
 
     def ones_kernels(module):
         tensors = [*module.parameters(), *module.buffers()]
-        return [t for t in tensors if t.ndim == 4 and t.shape[:2] == (64, 64) and t.shape[2] in (3, 5) and bool((t == 1).all())]
+        return [t for t in tensors
+                if t.ndim == 4 and t.shape[:2] == (64, 64) and t.shape[2] in (3, 5) and bool((t == 1).all())]
 
     assert len(ones_kernels(unfolded)) == 2
     assert ones_kernels(folded) == []
