@@ -1,4 +1,4 @@
-"""The deploy interface every family implements (MODELS.md, "Common").
+"""The deploy interface every family implements (docs/models.md, "Common to every family").
 
 A family is an `nn.Module` whose `forward` returns what training needs (deep-supervision heads,
 per-stage logits, ...). Its speed/accuracy dial is a list of named deploy variants:

@@ -12,11 +12,11 @@ the ten units of the pyramid (4 first-order, 3 second, 2 third, 1 fourth order).
 units' outputs per level and runs top-down from a separate reduction of x5 to one logit map, resized
 bilinearly to the input size.
 
-Decisions (MODELS.md leaves them open or the authors' code is the only source):
+Decisions (docs/models.md; the paper leaves them open or the authors' code is the only source):
 - `x5_dem_4` (here `fourth_in`): the authors pass the third-order x5_4_3_2 through one more
   Conv3x3+BN+ReLU before the fourth-order unit, and the decoder starts from its own reduction of x5
   (`top`, the authors' `x5_dem_5`). Both are kept: they make the 4.02M head and the 27.69M total.
-- Resizing uses bilinear with align_corners=True everywhere (MODELS.md "Common"); the authors used
+- Resizing uses bilinear with align_corners=True everywhere (docs/models.md, "Common to every family"); the authors used
   `F.upsample`'s default (align_corners=False).
 - `encoder_weights` initialises the encoder only and is not stored in `config`: a checkpoint carries
   the trained weights, so rebuilding a model never needs the ImageNet file.

@@ -1,6 +1,6 @@
 """UNet# (`unet_sharp`): dense + full-scale skips, 8 supervised branches, pruning levels L1..L4.
 
-Nodes `X[i][j]` (row i = 0..4 at resolution / 2^i, column j = 0..4-i, width W[i]) follow MODELS.md:
+Nodes `X[i][j]` (row i = 0..4 at resolution / 2^i, column j = 0..4-i, width W[i]) follow docs/models.md:
 `X[0][0] = VGG(input)`, `X[i][0] = VGG(pool(X[i-1][0]))`, and for j >= 1
 `X[i][j] = VGG(cat[X[i][0..j-1], up2(X[i+1][j-1]), up4(X[i+2][j-2]), ..., up_{2^j}(X[i+j][0])])`.
 `X[i][j]` only depends on nodes with a smaller or equal `i + j`, so level Lk (the nodes with

@@ -1,4 +1,4 @@
-"""Training recipes, one per family (MODELS.md): losses, phases, optimizer and what to evaluate.
+"""Training recipes, one per family (docs/models.md): losses, phases, optimizer and what to evaluate.
 
 A recipe turns the family's training forward into a loss and into named probability maps to score
 (`predictions`); `primary` names the map that picks the best checkpoint. Phases cover the papers'
@@ -258,7 +258,7 @@ class PGUNetRecipe(Recipe):
     """Progressive growing: stage j trains at 32 * 2^(j-1) px for an equal share of the epochs; on
     growing, `grow` carries tensors over by module name, carried parameters train at `old_lr`
     (paper 1e-6) and new ones at the run's lr (paper 1e-4), RMSprop, a fresh optimizer per stage.
-    Loss: 0.5 * BCE + Laplace-smoothed Dice (binary; MODELS.md names no loss for PGU-net+).
+    Loss: 0.5 * BCE + Laplace-smoothed Dice (binary; the papers name no loss for PGU-net+, docs/models.md).
     Epochs: the default 40 are the whole run (10 per stage with 4 stages), not the paper's 40 per
     stage, so every recipe's default run costs about the same; `--epochs 160` is the paper's schedule."""
 
