@@ -12,7 +12,7 @@ one for that family), then `edgeseg.bench.run(CHECKPOINT, backends=["torch", "or
 `edgeseg bench` runs) exports the variants and times them. This script only gathers the rows into
 headline.md/.json and checks the UNet# speed targets against the measured medians. Speed does not depend on the weights;
 IoU does, so the IoU columns mean something only for families given a trained --checkpoint.
-See benchmarks/METHODOLOGY.md for what is timed.
+See docs/benchmarks.md for what is timed.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """edgeseg: medical image segmentation from PyTorch training to TensorRT engines on CUDA GPUs and Jetson.
 
-Layout (ARCHITECTURE.md's, except where noted): `models`, `data`, `train`, `metrics.py`,
+Layout (docs/architecture.md): `models`, `data`, `train`, `metrics.py`,
 `export` (ONNX, fp16, int8 QDQ, parity, bundle), `engines` (targets, build plans, the TensorRT build;
 kept out of `export`, which needs PyTorch, so a Jetson builds engines without it), `runtime`
 (torch-free), `bench`, `cli`. `manifest.py` and `checkpoint.py` sit at the top, not in `export` and

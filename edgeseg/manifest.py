@@ -25,7 +25,7 @@ from . import onnxgraph
 from .errors import IntegrityError
 from .files import sha256, write_json
 from .normalization import Normalization  # also reached as manifest.Normalization by the bundle's readers
-from .typecheck import has_type, type_name
+from . import typecheck
 
 SCHEMA = "edgeseg.bundle/2"
 MANIFEST = "manifest.json"
@@ -47,12 +47,8 @@ _FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}")  # a plain file name i
 
 
 def check_fields(obj, where: str) -> None:
-    """Refuse a dataclass read from JSON whose fields do not have their annotated types (str, int, dict, ...)."""
-    hints = typing.get_type_hints(type(obj))
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if not has_type(value, hints[f.name]):
-            raise IntegrityError(f"{where}.{f.name} must be {type_name(hints[f.name])}, got {_show(value)}")
+    """`typecheck.check_fields` for a dataclass read from a file: fails with IntegrityError."""
+    typecheck.check_fields(obj, where, IntegrityError)
 
 
 def _show(value: Any) -> str:

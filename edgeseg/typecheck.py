@@ -1,18 +1,94 @@
-"""Does a value read from JSON or the command line have its annotated type? One rule for every caller:
-a bool is not a number, and an int is a float; unions and generic hints (dict[str, Any]) are followed."""
+"""One way to describe and validate configuration.
+
+Configuration is a dataclass whose annotations say what each field holds (a model family's config,
+a training recipe's options, a synthetic source's query, the fields of a manifest or checkpoint
+sidecar read from JSON). `Annotated[int, Limits(ge=1)]` adds a range; `PositiveInt` and
+`PositiveFloat` name the common ones.
+
+`check_fields(obj, where)` is the one rule: a bool is not a number, an int is a float, unions and
+generic hints (`dict[str, Any]`) are followed, limits hold, and every error names the field.
+`parse(cls, values, where)` builds a dataclass from user input, JSON values (a checkpoint sidecar)
+or text (`-c width_mult=0.25`, `?n=8`): unknown keys are refused with the valid ones, text is read
+as the field's type, then `check_fields` runs.
+"""
 
 from __future__ import annotations
 
 import types
 import typing
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, TypeVar
+
+from .errors import EdgesegError
+
+T = TypeVar("T")
 
 
-def has_type(value, hint) -> bool:
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of a number field, as in `Annotated[int, Limits(ge=1, le=4)]`."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+
+    def hold(self, value) -> bool:
+        return not (
+            (self.ge is not None and value < self.ge)
+            or (self.gt is not None and value <= self.gt)
+            or (self.le is not None and value > self.le)
+        )
+
+    def describe(self, base: type) -> str:
+        kind = "integer" if base is int else "number"
+        if self.ge is not None and self.le is not None:
+            return f"{self.ge}..{self.le}"
+        if self.gt == 0 or (self.ge == 1 and base is int):
+            return f"a positive {kind}"
+        if self.ge == 0:
+            return f"a non-negative {kind}"
+        bounds = [f">= {self.ge}" if self.ge is not None else "", f"> {self.gt}" if self.gt is not None else "",
+                  f"<= {self.le}" if self.le is not None else ""]
+        return f"{'an' if base is int else 'a'} {kind} {' and '.join(b for b in bounds if b)}"
+
+
+PositiveInt = Annotated[int, Limits(ge=1)]
+PositiveFloat = Annotated[float, Limits(gt=0)]
+NonNegativeInt = Annotated[int, Limits(ge=0)]
+
+
+def parse(cls: type[T], values: Mapping[str, Any], where: str, error: type[Exception] = EdgesegError) -> T:
+    """The dataclass `cls` from user input (`where` opens every error, e.g. "model 'unet'")."""
+    names = [f.name for f in fields(cls) if f.init]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise error(f"{where} has no option {unknown[0]!r}; valid options: {', '.join(sorted(names)) or 'none'}")
+    hints = typing.get_type_hints(cls, include_extras=True)
+    obj = cls(**{key: _read(value, hints[key]) for key, value in values.items()})
+    check_fields(obj, where, error)
+    return obj
+
+
+def check_fields(obj, where: str, error: type[Exception] = EdgesegError) -> None:
+    """Refuse a dataclass whose field values do not have their annotated types and limits."""
+    hints = typing.get_type_hints(type(obj), include_extras=True)
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        hint = hints[f.name]
+        if not fits(value, hint):
+            raise error(f"{where}: {f.name} must be {type_name(hint)}, got {value!r:.60}")
+
+
+def fits(value, hint) -> bool:
+    """Does `value` have the type (and lie within the limits) `hint` says?"""
     if hint is Any:
         return True
+    if typing.get_origin(hint) is Annotated:
+        base, *extras = typing.get_args(hint)
+        return fits(value, base) and all(x.hold(value) for x in extras if isinstance(x, Limits))
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(has_type(value, h) for h in typing.get_args(hint))
+        return any(fits(value, h) for h in typing.get_args(hint))
     hint = typing.get_origin(hint) or hint
     if isinstance(value, bool) and hint in (int, float):
         return False
@@ -20,7 +96,44 @@ def has_type(value, hint) -> bool:
 
 
 def type_name(hint) -> str:
+    if typing.get_origin(hint) is Annotated:
+        base, *extras = typing.get_args(hint)
+        limits = [x for x in extras if isinstance(x, Limits)]
+        return limits[0].describe(base) if limits else type_name(base)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(type_name(h) for h in typing.get_args(hint))
-    return {type(None): "null", dict: "an object", tuple: "a list", list: "a list"}.get(
-        typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
+    names = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             dict: "an object", tuple: "a list", list: "a list"}
+    return names.get(typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
+
+
+def _read(value, hint):
+    """A value as its field's type: text parsed (`"0.25"`, `"true"`, `"null"`), an int widened to a
+    float field; anything that does not fit is returned unchanged for `check_fields` to refuse."""
+    if typing.get_origin(hint) is Annotated:
+        hint = typing.get_args(hint)[0]
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if isinstance(value, str):
+        if type(None) in options and value.lower() in ("null", "none"):
+            return None
+        if str in options:
+            return value
+        for option in options:
+            parsed = _from_text(value, option)
+            if parsed is not None:
+                return parsed
+        return value
+    if float in options and int not in options and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _from_text(text: str, hint):
+    if hint is bool:
+        return {"true": True, "false": False, "1": True, "0": False}.get(text.strip().lower())
+    if hint in (int, float):
+        try:
+            return hint(text)
+        except ValueError:
+            return None
+    return None

@@ -218,7 +218,7 @@ def _find_artifact(manifest: mf.Manifest, variant: str, precision: str) -> mf.Ar
 def _deploy_stats(t: Target, variant: str) -> dict:
     """Params and GFLOPs of the target's deploy module, counted once per variant (kept on the target)."""
     if variant not in t.stats:
-        from .flops import deploy_stats
+        from ..models.flops import deploy_stats
 
         s = deploy_stats(t.model, variant, t.size)
         t.stats[variant] = {"params": s.params, "gflops": s.gflops}

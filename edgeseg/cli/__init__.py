@@ -1,4 +1,5 @@
-"""The `edgeseg` command line: one module per command, joined here. Heavy imports stay inside commands."""
+"""The `edgeseg` command line: one module per command, each with its own `typer.Typer()`, added to `app`
+here. Heavy imports stay inside commands."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import EdgesegError
+from . import bench, build, demo, env, export, models, predict, sign, train
 
 
 class _Group(TyperGroup):
@@ -32,7 +34,6 @@ app = typer.Typer(
 )
 
 
-
 def _version(value: bool) -> None:
     if value:
         from .. import __version__
@@ -48,17 +49,8 @@ def _root(
     """Medical image segmentation from PyTorch training to TensorRT engines, with measured trade-offs."""
 
 
-from . import (  # noqa: E402,F401  (commands register themselves on `app`)
-    bench,  # noqa: E402,F401
-    build,  # noqa: E402,F401
-    demo,  # noqa: E402,F401
-    env,
-    export,  # noqa: E402,F401
-    models,
-    predict,  # noqa: E402,F401
-    sign,
-    train,  # noqa: E402,F401
-)
+for command in (demo, models, train, export, build, predict, bench, sign, env):
+    app.add_typer(command.app)  # no name: the module's command joins the top level (Typer's "one file per command")
 
 
 def main() -> None:

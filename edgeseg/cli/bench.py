@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 
 from ..runtime.backends import names
-from . import app
+
+app = typer.Typer()
 
 ALL_BACKENDS = ",".join(names(short=True))
 

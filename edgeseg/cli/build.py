@@ -9,7 +9,8 @@ import typer
 
 from ..engines.targets import TargetName
 from ..errors import MissingDependency
-from . import app
+
+app = typer.Typer()
 
 
 @app.command("build")

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from . import app
+app = typer.Typer()
 
 
 @dataclass(frozen=True)

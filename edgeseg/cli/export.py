@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from ..engines.targets import TargetName
-from . import app
+
+app = typer.Typer()
 
 
 class CalibMethod(str, Enum):

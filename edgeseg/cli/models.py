@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from . import app
+app = typer.Typer()
 
 
 @app.command("models")
@@ -18,8 +18,8 @@ def models_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from ..bench.flops import deploy_stats
     from ..models import create_model, list_models
+    from ..models.flops import deploy_stats
 
     table = Table(title=f"edgeseg models (GFLOPs at {img_size}x{img_size}, {in_channels} input channels)")
     for col in ("model", "variant", "input", "params (M)", "GFLOPs"):

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from ..runtime.backends import RUNTIME, names
-from . import app
+
+app = typer.Typer()
 
 BackendChoice = Enum("BackendChoice", {n.replace("-", "_"): n for n in ("auto", *names(RUNTIME))}, type=str)
 

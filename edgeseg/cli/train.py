@@ -7,22 +7,17 @@ from typing import Annotated
 
 import typer
 
-from . import app
+app = typer.Typer()
 
 
-def _pairs(values: list[str], what: str) -> dict[str, object]:
-    """key=value strings -> dict, values parsed as JSON where they can be (numbers, true/false)."""
-    import json
-
-    out: dict[str, object] = {}
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    """key=value strings -> dict of text; the model and the recipe read each value as its field's type."""
+    out: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"{item!r}: write {what} as key=value")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+        out[key] = value
     return out
 
 

@@ -6,7 +6,8 @@ split; `prepare` turns a raw image into the network's normalised CxHxW float32 i
 """
 
 from .images import read_image, write_png
-from .sources import DSBDataset, FolderDataset, Sample, Subset, mask_to_classes, open_source, split
+from .sample import Sample
+from .sources import DSBDataset, FolderDataset, Subset, mask_to_classes, open_source, split
 from .synthetic import SyntheticDataset
 from .transforms import Augment, normalize, prepare, resize_image, resize_mask, to_color, to_unit
 

@@ -19,26 +19,18 @@ an anti-aliased edge) is binary, foreground above half the dtype's range.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import numpy as np
 
 from ..errors import EdgesegError
 from ..normalization import Normalization
 from .images import IMAGE_SUFFIXES, read_image
+from .sample import Sample, parse_query
 
 IMAGENET = Normalization("rgb", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 GRAY = Normalization("gray", (0.449,), (0.226,))
 DEFAULT_MASK_SUFFIXES = ("", "_segmentation", "_mask")
-
-
-@dataclass
-class Sample:
-    image: np.ndarray  # HxW or HxWxC, uint8/uint16 (as stored)
-    mask: np.ndarray  # HxW uint8 class indices
-    name: str
 
 
 def open_source(src: str | Path, mask_suffix: str | None = None):
@@ -49,7 +41,7 @@ def open_source(src: str | Path, mask_suffix: str | None = None):
 
         return open_synthetic(src)
     path, _, query = src.partition("?")
-    params = _query(query, {"mask_suffix"}, src)
+    params = parse_query(query, {"mask_suffix"}, src)
     if "mask_suffix" in params:
         if mask_suffix is not None and mask_suffix != params["mask_suffix"]:
             raise EdgesegError(f"{src}: mask_suffix given twice with different values")
@@ -65,18 +57,6 @@ def open_source(src: str | Path, mask_suffix: str | None = None):
         f"{root}: no images/ folder and no DSB2018-style <id>/images + <id>/masks folders; "
         "expected DIR/images/* with DIR/masks/* of the same names"
     )
-
-
-def _query(query: str, allowed: set[str], src: str) -> dict[str, str]:
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError:
-        raise EdgesegError(f"{src}: malformed query {query!r}; write it as ?key=value&key=value") from None
-    params = dict(pairs)
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise EdgesegError(f"{src}: unknown parameter {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
-    return params
 
 
 def mask_to_classes(mask: np.ndarray) -> np.ndarray:
@@ -163,7 +143,8 @@ class DSBDataset:
 
 def _check_shapes(image: np.ndarray, mask: np.ndarray, name: str) -> None:
     if image.shape[:2] != mask.shape[:2]:
-        raise EdgesegError(f"{name}: mask is {mask.shape[0]}x{mask.shape[1]}, image is {image.shape[0]}x{image.shape[1]}")
+        mh, mw = mask.shape[:2]
+        raise EdgesegError(f"{name}: mask is {mh}x{mw}, image is {image.shape[0]}x{image.shape[1]}")
 
 
 class Subset:

@@ -14,34 +14,33 @@ Query parameters: `n` (samples, default 64), `size` (pixels, default 64), `seed`
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
+from typing import Annotated
+
 import numpy as np
 
 from ..errors import EdgesegError
 from ..normalization import Normalization
-from .sources import Sample, _query
+from ..typecheck import Limits, NonNegativeInt, PositiveInt, parse
+from .sample import Sample, parse_query
 from .transforms import gaussian_blur, resize_image
 
-DEFAULTS = {"n": 64, "size": 64, "seed": 0}
 MAX_CACHED_PIXELS = 64 * 1024 * 1024  # samples are cached when the whole set stays below this
+
+
+@dataclass(frozen=True)
+class SyntheticQuery:
+    n: PositiveInt = 64  # samples
+    size: Annotated[int, Limits(ge=16, le=4096)] = 64  # pixels, height = width
+    seed: NonNegativeInt = 0
 
 
 def open_synthetic(src: str) -> SyntheticDataset:
     name, _, query = src[len("synthetic:"):].partition("?")
     if name not in GENERATORS:
         raise EdgesegError(f"unknown synthetic dataset {name!r}; valid: {', '.join(sorted(GENERATORS))}")
-    params = dict(DEFAULTS)
-    for key, value in _query(query, set(DEFAULTS), src).items():
-        try:
-            params[key] = int(value)
-        except ValueError:
-            raise EdgesegError(f"{src}: {key}={value!r} is not an integer") from None
-    if params["n"] < 1:
-        raise EdgesegError(f"{src}: n must be at least 1")
-    if not 16 <= params["size"] <= 4096:
-        raise EdgesegError(f"{src}: size must be between 16 and 4096 pixels")
-    if params["seed"] < 0:
-        raise EdgesegError(f"{src}: seed must be non-negative")
-    return SyntheticDataset(name, **params, source=src)
+    params = parse_query(query, {f.name for f in fields(SyntheticQuery)}, src)
+    return SyntheticDataset(name, **asdict(parse(SyntheticQuery, params, src)), source=src)
 
 
 class SyntheticDataset:

@@ -22,7 +22,6 @@ from ..errors import EdgesegError
 from . import bundle, fp16, int8, parity, passes, samples, trt_check
 from .onnx_export import BATCH, MIN_OPSET, export_module
 
-FOLDS = {"folded": "unfolded"}  # a variant whose graph was made cheaper -> the variant it must equal
 DEFAULT_IMG_SIZE = 256
 
 
@@ -65,7 +64,8 @@ def export_bundle(
         raise EdgesegError(f"opset {opset} is too old: per-channel int8 and Resize need opset >= 13")
     newest = onnx.defs.onnx_opset_version()  # beyond it torch's exporter silently falls back to its default
     if opset > newest:
-        raise EdgesegError(f"opset {opset} is newer than this onnx package knows ({newest}); TensorRT 10 parses up to 20")
+        raise EdgesegError(
+            f"opset {opset} is newer than this onnx package knows ({newest}); TensorRT 10 parses up to 20")
     img_size = img_size or int(recipe.get("img_size") or DEFAULT_IMG_SIZE)
     out = Path(out)
     bundle.check_target(out)
@@ -116,17 +116,19 @@ def export_bundle(
         return stage.commit(manifest, sign_key)
 
 
-def _export_variant(model, variant, size, norm, precisions, calib, check, *, batch, dynamic, opset, calib_method, progress):
+def _export_variant(model, variant, size, norm, precisions, calib, check, *,
+                    batch, dynamic, opset, calib_method, progress):
     import torch
 
-    from ..bench.flops import count_flops
+    from ..models.flops import count_flops
 
     module = model.deploy(variant).eval()
     channels = norm.channels
     example = torch.zeros(1 if dynamic else batch, channels, size, size)
     fp32 = passes.standard(export_module(module, example, opset=opset, dynamic_batch=dynamic))
     if len(fp32.graph.output) != 1:
-        raise EdgesegError(f"{model.name} {variant}: the deploy graph has {len(fp32.graph.output)} outputs; it must have one")
+        outputs = len(fp32.graph.output)
+        raise EdgesegError(f"{model.name} {variant}: the deploy graph has {outputs} outputs; it must have one")
     kind = model.output_kind(variant)
     reference = parity.eager_outputs(module, check.images)
     params = sum(p.numel() for p in module.parameters())
@@ -134,9 +136,9 @@ def _export_variant(model, variant, size, norm, precisions, calib, check, *, bat
     dims = [d.dim_param or d.dim_value for d in fp32.graph.output[0].type.tensor_type.shape.dim]
     lead = BATCH if dynamic else batch
     base_details: dict[str, Any] = {"ops": passes.op_counts(fp32)}
-    fold = _fold_details(model, variant, size, channels, fp32, gflops, opset=opset)
-    if fold:
-        base_details["fold"] = fold
+    rewrite = _rewrite_details(model, variant, size, channels, fp32, gflops, opset=opset)
+    if rewrite:
+        base_details["fold"] = rewrite
 
     results = []
     for precision in precisions:
@@ -182,45 +184,30 @@ def _export_variant(model, variant, size, norm, precisions, calib, check, *, bat
     return results
 
 
-def _fold_details(model, variant, size, channels, graph, gflops, *, opset) -> dict[str, Any] | None:
-    """For a folded variant: FLOPs before/after, box-filter weights left, parity with the unfolded graph."""
+def _rewrite_details(model, variant, size, channels, graph, gflops, *, opset) -> dict[str, Any] | None:
+    """For a variant that rewrites another (`model.reference_variant`): FLOPs and the family's graph
+    facts before and after, and how far its outputs are from the reference graph's."""
     import torch
 
-    from ..bench.flops import count_flops
+    from ..models.flops import count_flops
 
-    reference = FOLDS.get(variant)
-    if reference is None or reference not in model.variants():
+    reference = model.reference_variant(variant)
+    if reference is None:
         return None
-    unfolded = model.deploy(reference).eval()
-    before = count_flops(unfolded, torch.zeros(1, channels, size, size)) / 1e9
-    ref_graph = passes.standard(export_module(unfolded, torch.zeros(1, channels, size, size), opset=opset))
+    original = model.deploy(reference).eval()
+    before = count_flops(original, torch.zeros(1, channels, size, size)) / 1e9
+    ref_graph = passes.standard(export_module(original, torch.zeros(1, channels, size, size), opset=opset))
     x = np.random.default_rng(0).standard_normal((2, channels, size, size)).astype(np.float32)
     ref_out, out = parity.ort_outputs(ref_graph, x), parity.ort_outputs(graph, x)
     diff = parity.compare(ref_out, out)
     scale = float(np.abs(ref_out).max()) or 1.0
-    return {
-        "reference_variant": reference,
-        "gflops_before": round(before, 6),
-        "gflops_after": round(gflops, 6),
-        "box_filter_weights_before": box_filter_weights(ref_graph),
-        "box_filter_weights_after": box_filter_weights(graph),
-        "max_abs_prob_err_vs_reference": diff["max_abs_prob_err"],
-        "max_rel_output_err_vs_reference": float(np.abs(out - ref_out).max()) / scale,  # raw outputs, saturation-proof
-    }
-
-
-def box_filter_weights(model) -> list[list[int]]:
-    """Shapes of (C, C, k, k) conv weights, k > 1, whose every filter is one constant (a fixed box sum)."""
-    import onnx.numpy_helper as nh
-
-    shapes = []
-    for init in model.graph.initializer:
-        dims = list(init.dims)
-        if len(dims) == 4 and dims[0] == dims[1] and dims[2] == dims[3] > 1:
-            w = nh.to_array(init).reshape(dims[0], -1)
-            if np.all(w == w[:, :1]):
-                shapes.append(dims)
-    return shapes
+    details: dict[str, Any] = {"reference_variant": reference, "gflops_before": round(before, 6),
+                               "gflops_after": round(gflops, 6)}
+    for when, facts in (("before", model.graph_facts(ref_graph)), ("after", model.graph_facts(graph))):
+        details.update({f"{key}_{when}": value for key, value in facts.items()})
+    details["max_abs_prob_err_vs_reference"] = diff["max_abs_prob_err"]
+    details["max_rel_output_err_vs_reference"] = float(np.abs(out - ref_out).max()) / scale  # raw: saturation-proof
+    return details
 
 
 def _feeds(images: np.ndarray, batch: int, dynamic: bool) -> list[dict[str, np.ndarray]]:

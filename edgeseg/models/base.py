@@ -1,27 +1,60 @@
-"""The deploy interface every family implements (MODELS.md, "Common").
+"""The deploy interface every family implements (docs/models.md, "Common to every family").
 
 A family is an `nn.Module` whose `forward` returns what training needs (deep-supervision heads,
 per-stage logits, ...). Its speed/accuracy dial is a list of named deploy variants:
 `variants()` names them and `deploy(variant)` returns a *new*, plain, single-output module ready for
 `torch.onnx.export`, holding only the layers that variant needs. Training-only parts never reach it.
+
+A family is built from its options dataclass (`Options`, nanoGPT's `GPTConfig` style), which
+`create_model` fills from user input through `typecheck.parse`; `model.config` is that dataclass as
+the JSON dict checkpoints and manifests store.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import EdgesegError
+from ..typecheck import PositiveFloat, PositiveInt
+
+
+@dataclass(frozen=True)
+class SegOptions:
+    """What every family is built from; a family's options extend it."""
+
+    num_classes: PositiveInt = 1  # output channels: 1 = binary (sigmoid), more = softmax over classes
+    in_channels: PositiveInt = 3  # 3 for RGB, 1 for gray: the data source's normalization decides
+
+
+@dataclass(frozen=True)
+class WidthOptions(SegOptions):
+    width_mult: PositiveFloat = 1.0  # scales every layer width (rounded, at least 1 channel)
+
+
+def not_saved(default=None):
+    """A field that shapes how the model is built but not its weights (an initialisation file): left
+    out of `model.config`, so a checkpoint never needs it to be rebuilt."""
+    return field(default=default, metadata={"saved": False})
 
 
 class SegModel(nn.Module):
+    Options: type[SegOptions] = SegOptions  # the family's options dataclass
     size_divisor: int = 16  # input height and width must be multiples of this
     name: str = ""  # set by create_model
 
-    def __init__(self, config: dict):
+    def __init__(self, options: SegOptions):
         super().__init__()
-        check_config(config)
-        self.config = dict(config)  # what create_model(name, **config) needs to rebuild this model
+        self.options = options
+
+    @property
+    def config(self) -> dict:
+        """The options as stored in checkpoints and manifests: what `create_model(name, **config)` needs
+        to rebuild this model."""
+        return {f.name: getattr(self.options, f.name) for f in fields(self.options) if f.metadata.get("saved", True)}
 
     # --- deploy interface -------------------------------------------------------------------------
     def variants(self) -> list[str]:
@@ -41,25 +74,25 @@ class SegModel(nn.Module):
         """The input size the deploy variant runs at (PGU-net+ stages fix their own)."""
         return img_size
 
+    def reference_variant(self, variant: str) -> str | None:
+        """The variant that `variant` rewrites into a cheaper graph of the same function (None: it
+        rewrites none). The exporter measures both and checks their outputs agree."""
+        return None
+
+    def graph_facts(self, graph) -> dict[str, Any]:
+        """What the exporter records about an exported ONNX graph (`onnx.ModelProto`) of a variant
+        and of its reference variant, to show what the rewrite removed."""
+        return {}
+
     # --- helpers for subclasses -------------------------------------------------------------------
     def check_variant(self, variant: str) -> None:
         if variant not in self.variants():
-            raise EdgesegError(f"{self.name or type(self).__name__} has no variant {variant!r}; valid: {', '.join(self.variants())}")
+            name = self.name or type(self).__name__
+            raise EdgesegError(f"{name} has no variant {variant!r}; valid: {', '.join(self.variants())}")
 
     def check_input(self, x: torch.Tensor) -> None:
         """Eager-mode input check (skipped while tracing for export)."""
         check_input_size(x, self.size_divisor)
-
-
-def check_config(config: dict) -> None:
-    """The config keys every family shares must be positive numbers (a 0 or -1 would build a broken model)."""
-    for key in ("num_classes", "in_channels"):
-        value = config.get(key)
-        if key in config and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise EdgesegError(f"{key} must be a positive integer, got {value!r}")
-    value = config.get("width_mult")
-    if "width_mult" in config and (not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0):
-        raise EdgesegError(f"width_mult must be a positive number, got {value!r}")
 
 
 def check_input_size(x: torch.Tensor, divisor: int) -> None:

@@ -1,4 +1,4 @@
-"""Building blocks shared by the families (MODELS.md, "Common")."""
+"""Building blocks shared by the families (docs/models.md, "Common to every family")."""
 
 from __future__ import annotations
 

@@ -12,11 +12,11 @@ the ten units of the pyramid (4 first-order, 3 second, 2 third, 1 fourth order).
 units' outputs per level and runs top-down from a separate reduction of x5 to one logit map, resized
 bilinearly to the input size.
 
-Decisions (MODELS.md leaves them open or the authors' code is the only source):
+Decisions (docs/models.md; the paper leaves them open or the authors' code is the only source):
 - `x5_dem_4` (here `fourth_in`): the authors pass the third-order x5_4_3_2 through one more
   Conv3x3+BN+ReLU before the fourth-order unit, and the decoder starts from its own reduction of x5
   (`top`, the authors' `x5_dem_5`). Both are kept: they make the 4.02M head and the 27.69M total.
-- Resizing uses bilinear with align_corners=True everywhere (MODELS.md "Common"); the authors used
+- Resizing uses bilinear with align_corners=True everywhere (docs/models.md, "Common to every family"); the authors used
   `F.upsample`'s default (align_corners=False).
 - `encoder_weights` initialises the encoder only and is not stored in `config`: a checkpoint carries
   the trained weights, so rebuilding a model never needs the ImageNet file.
@@ -28,13 +28,15 @@ uses the exact cheap form of F_k (see `FoldedScaleDiffs`) and holds no (64, 64, 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SegModel, check_input_size
+from .base import SegModel, SegOptions, check_input_size, not_saved
 from .layers import ConvBNReLU, up
 from .registry import register
 from .res2net import STRIDES, build_encoder
@@ -116,6 +118,22 @@ class FoldedScaleDiffs(nn.Module):
         return sum(diffs[1:], diffs[0])
 
 
+def box_filter_weights(graph) -> list[list[int]]:
+    """Shapes of the (C, C, k, k) conv weights, k > 1, of an ONNX graph whose every filter is one
+    constant: the fixed box sums that the folded variant removes."""
+    import numpy as np
+    import onnx.numpy_helper as nh
+
+    shapes = []
+    for init in graph.graph.initializer:
+        dims = list(init.dims)
+        if len(dims) == 4 and dims[0] == dims[1] and dims[2] == dims[3] > 1:
+            w = nh.to_array(init).reshape(dims[0], -1)
+            if np.all(w == w[:, :1]):
+                shapes.append(dims)
+    return shapes
+
+
 def resize(x: torch.Tensor, ref: torch.Tensor, same_size: bool) -> torch.Tensor:
     if same_size:
         return x
@@ -130,14 +148,17 @@ class M2SNetBody(nn.Module):
         c = channels
         self.encoder = encoder
         self.reduce = nn.ModuleList(
-            nn.Identity() if i == 0 and cin == c else ConvBNReLU(cin, c, bias=True) for i, cin in enumerate(encoder.channels)
+            nn.Identity() if i == 0 and cin == c else ConvBNReLU(cin, c, bias=True)
+            for i, cin in enumerate(encoder.channels)
         )
         self.scales = scales
         self.pyramid = nn.ModuleList(nn.ModuleList(ConvBNReLU(c, c, bias=True) for _ in range(n)) for n in ORDERS)
         self.fourth_in = ConvBNReLU(c, c, bias=True)
         self.levels = nn.ModuleList(ConvBNReLU(c, c, bias=True) for _ in range(len(ORDERS) - 1))
         self.top = ConvBNReLU(encoder.channels[-1], c, bias=True)
-        self.outputs = nn.ModuleList([*(ConvBNReLU(c, c, bias=True) for _ in range(3)), nn.Conv2d(c, num_classes, 3, padding=1)])
+        self.outputs = nn.ModuleList(
+            [*(ConvBNReLU(c, c, bias=True) for _ in range(3)), nn.Conv2d(c, num_classes, 3, padding=1)]
+        )
         # Which pairs already share a size (x2 and x1 do), decided here so the graph has no shape tests.
         strides = STRIDES[::-1]
         self.same_size = []
@@ -169,18 +190,21 @@ class M2SNetBody(nn.Module):
         return up(out, STRIDES[0])
 
 
+@dataclass(frozen=True)
+class M2SNetOptions(SegOptions):
+    encoder: str = "res2net50"  # or "vgg_light" (res2net.ENCODERS)
+    encoder_weights: str | Path | None = not_saved()  # local safetensors file; None = from scratch
+
+
+@register("m2snet")
 class M2SNet(SegModel):
+    Options = M2SNetOptions
     size_divisor = 32
 
-    def __init__(
-        self,
-        num_classes: int = 1,
-        in_channels: int = 3,
-        encoder: str = "res2net50",
-        encoder_weights: str | Path | None = None,  # local safetensors file; None = from scratch
-    ):
-        super().__init__(dict(num_classes=num_classes, in_channels=in_channels, encoder=encoder))
-        self.body = M2SNetBody(build_encoder(encoder, in_channels, encoder_weights), ScaleDiffs(), num_classes)
+    def __init__(self, options: M2SNetOptions):
+        super().__init__(options)
+        encoder = build_encoder(options.encoder, options.in_channels, options.encoder_weights)
+        self.body = M2SNetBody(encoder, ScaleDiffs(), options.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -188,19 +212,21 @@ class M2SNet(SegModel):
     def variants(self) -> list[str]:
         return ["unfolded", "folded"]
 
+    def reference_variant(self, variant: str) -> str | None:
+        return "unfolded" if variant == "folded" else None
+
+    def graph_facts(self, graph) -> dict[str, Any]:
+        return {"box_filter_weights": box_filter_weights(graph)}
+
     def deploy(self, variant: str = "folded") -> nn.Module:
         self.check_variant(variant)
         if variant == "unfolded":
             return copy.deepcopy(self.body).eval()
         scales = self.body.scales.folded()
         ref = next(self.parameters())
-        body = M2SNetBody(copy.deepcopy(self.body.encoder), scales, self.config["num_classes"]).to(ref.device, ref.dtype)
+        body = M2SNetBody(copy.deepcopy(self.body.encoder), scales, self.options.num_classes).to(ref.device, ref.dtype)
         state = {k: v for k, v in self.body.state_dict().items() if not k.startswith("scales.")}
         state.update({f"scales.{k}": v for k, v in scales.state_dict().items()})
         body.load_state_dict(state)
         return body.eval()
 
-
-@register("m2snet")
-def m2snet(**config) -> M2SNet:
-    return M2SNet(**config)

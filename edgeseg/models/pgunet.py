@@ -31,11 +31,15 @@ asked (the runtime resizes). Outputs logits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Annotated
+
 import torch
 from torch import nn
 
 from ..errors import EdgesegError
-from .base import SegModel, check_input_size
+from ..typecheck import Limits
+from .base import SegModel, WidthOptions, check_input_size
 from .layers import ConvBNReLU, VGGBlock, up, widths
 from .registry import register
 
@@ -88,25 +92,31 @@ class GrowingUNet(nn.Module):
         return out
 
 
+@dataclass(frozen=True)
+class PGUNetOptions(WidthOptions):
+    stages: Annotated[int, Limits(ge=1, le=MAX_STAGES)] = MAX_STAGES  # the network grown so far
+
+
+@register("pgunet")
 class PGUNet(SegModel):
+    Options = PGUNetOptions
     size_divisor = 16  # stage 4 pools four times; stage j alone needs multiples of 2^j
 
-    def __init__(self, num_classes: int = 1, in_channels: int = 3, width_mult: float = 1.0, stages: int = MAX_STAGES):
-        if not 1 <= stages <= MAX_STAGES:
-            raise EdgesegError(f"pgunet stages must be 1..{MAX_STAGES}, got {stages}")
-        super().__init__(dict(num_classes=num_classes, in_channels=in_channels, width_mult=width_mult, stages=stages))
-        tops = [top_level(stage) for stage in range(1, stages + 1)]
-        self.net = GrowingUNet(num_classes, in_channels, width_mult, tops)
+    def __init__(self, options: PGUNetOptions):
+        super().__init__(options)
+        tops = [top_level(stage) for stage in range(1, options.stages + 1)]
+        self.net = GrowingUNet(options.num_classes, options.in_channels, options.width_mult, tops)
 
     def forward(self, x: torch.Tensor, stage: int | None = None) -> torch.Tensor:
-        stage = self.config["stages"] if stage is None else stage
-        if not 1 <= stage <= self.config["stages"]:
-            raise EdgesegError(f"this pgunet runs stages 1..{self.config['stages']}, not {stage}")
+        stages = self.options.stages
+        stage = stages if stage is None else stage
+        if not 1 <= stage <= stages:
+            raise EdgesegError(f"this pgunet runs stages 1..{stages}, not {stage}")
         check_input_size(x, 2**stage)
         return self.net(x, top=top_level(stage))
 
     def variants(self) -> list[str]:
-        return [f"stage{stage}" for stage in range(1, self.config["stages"] + 1)]
+        return [f"stage{stage}" for stage in range(1, self.options.stages + 1)]
 
     def input_size(self, variant: str, img_size: int) -> int:
         self.check_variant(variant)
@@ -138,17 +148,13 @@ class PGUNetStage(nn.Module):
 def grow(model: PGUNet) -> tuple[PGUNet, list[str]]:
     """The stage-(k+1) network with every tensor of `model` whose name and shape match copied in;
     returns it with the copied names (parameters and BN buffers)."""
-    stages = model.config["stages"]
+    stages = model.options.stages
     if stages >= MAX_STAGES:
         raise EdgesegError(f"pgunet has {MAX_STAGES} stages; a stage-{stages} model cannot grow")
-    grown = PGUNet(**{**model.config, "stages": stages + 1})
+    grown = PGUNet(replace(model.options, stages=stages + 1))
     grown.name = model.name
     source = model.state_dict()
     copied = [name for name, t in grown.state_dict().items() if name in source and source[name].shape == t.shape]
     grown.load_state_dict({name: source[name] for name in copied}, strict=False)
     return grown, copied
 
-
-@register("pgunet")
-def pgunet(**config) -> PGUNet:
-    return PGUNet(**config)

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from ..errors import EdgesegError
-from .base import SegModel, check_input_size
+from .base import SegModel, WidthOptions, check_input_size
 from .layers import VGGBlock, up, widths
 from .registry import register
 
@@ -100,12 +100,15 @@ def _stages(in_channels: int, width_mult: float) -> tuple[IPLStage, IPLStage, in
     return stage1, stage2, w[0]
 
 
+@register("plnet")
 class PLNet(SegModel):
-    def __init__(self, num_classes: int = 1, in_channels: int = 3, width_mult: float = 1.0):
-        super().__init__(dict(num_classes=num_classes, in_channels=in_channels, width_mult=width_mult))
-        self.stage1, self.stage2, head_channels = _stages(in_channels, width_mult)
-        self.head1 = nn.Conv2d(head_channels, num_classes, 1)
-        self.head2 = nn.Conv2d(head_channels, num_classes, 1)
+    Options = WidthOptions
+
+    def __init__(self, options: WidthOptions):
+        super().__init__(options)
+        self.stage1, self.stage2, head_channels = _stages(options.in_channels, options.width_mult)
+        self.head1 = nn.Conv2d(head_channels, options.num_classes, 1)
+        self.head2 = nn.Conv2d(head_channels, options.num_classes, 1)
 
     def forward(self, x: torch.Tensor, stages: int = 2) -> dict[str, torch.Tensor]:
         self.check_input(x)
@@ -147,7 +150,3 @@ class PLNetDeploy(nn.Module):
             logits = logits + self.head1(features[0])
         return logits
 
-
-@register("plnet")
-def plnet(**config) -> PLNet:
-    return PLNet(**config)

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 class Bottle2neck(nn.Module):
     expansion = 4
 
-    def __init__(self, cin: int, planes: int, stride: int = 1, base_width: int = 26, scale: int = 4, first: bool = False):
+    def __init__(
+        self, cin: int, planes: int, stride: int = 1, base_width: int = 26, scale: int = 4, first: bool = False
+    ):
         super().__init__()
         width = planes * base_width // 64
         cout = planes * self.expansion
@@ -44,7 +46,8 @@ class Bottle2neck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if first and (stride != 1 or cin != cout):
-            pool = nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False) if stride != 1 else nn.Identity()
+            pool = (nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False) if stride != 1
+                    else nn.Identity())
             self.downsample = nn.Sequential(pool, nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -160,7 +163,9 @@ def load_encoder_weights(encoder: nn.Module, path: str | Path) -> None:
 
     path = Path(path)
     if path.suffix.lower() != ".safetensors":
-        raise EdgesegError(f"{path.name}: encoder weights must be a .safetensors file (pickle files can run code); convert it first")
+        raise EdgesegError(
+            f"{path.name}: encoder weights must be a .safetensors file (pickle files can run code); convert it first"
+        )
     if not path.is_file():
         raise EdgesegError(f"encoder weights file {path} not found")
     try:
@@ -178,7 +183,9 @@ def load_encoder_weights(encoder: nn.Module, path: str | Path) -> None:
         )
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
-            raise IntegrityError(f"{path.name}: {key} has shape {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}")
+            raise IntegrityError(
+                f"{path.name}: {key} has shape {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}"
+            )
         if key.endswith("num_batches_tracked"):
             continue
         if not tensor.is_floating_point():

@@ -5,19 +5,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import SegModel
+from .base import SegModel, WidthOptions
 from .layers import VGGBlock, up, widths
 from .registry import register
 
 
+@register("unet")
 class UNet(SegModel):
-    def __init__(self, num_classes: int = 1, in_channels: int = 3, width_mult: float = 1.0):
-        super().__init__(dict(num_classes=num_classes, in_channels=in_channels, width_mult=width_mult))
-        w = widths(width_mult)
+    Options = WidthOptions
+
+    def __init__(self, options: WidthOptions):
+        super().__init__(options)
+        in_channels, w = options.in_channels, widths(options.width_mult)
         self.pool = nn.MaxPool2d(2)
         self.encoder = nn.ModuleList(VGGBlock(cin, cout) for cin, cout in zip([in_channels, *w[:-1]], w))
         self.decoder = nn.ModuleList(VGGBlock(skip + deep, skip) for skip, deep in zip(w[-2::-1], w[:0:-1]))
-        self.head = nn.Conv2d(w[0], num_classes, 1)
+        self.head = nn.Conv2d(w[0], options.num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -35,11 +38,7 @@ class UNet(SegModel):
 
     def deploy(self, variant: str = "default") -> nn.Module:
         self.check_variant(variant)
-        clone = UNet(**self.config)
+        clone = UNet(self.options)
         clone.load_state_dict(self.state_dict())
         return clone.eval()
 
-
-@register("unet")
-def unet(**config) -> UNet:
-    return UNet(**config)

@@ -1,6 +1,6 @@
 """UNet# (`unet_sharp`): dense + full-scale skips, 8 supervised branches, pruning levels L1..L4.
 
-Nodes `X[i][j]` (row i = 0..4 at resolution / 2^i, column j = 0..4-i, width W[i]) follow MODELS.md:
+Nodes `X[i][j]` (row i = 0..4 at resolution / 2^i, column j = 0..4-i, width W[i]) follow docs/models.md:
 `X[0][0] = VGG(input)`, `X[i][0] = VGG(pool(X[i-1][0]))`, and for j >= 1
 `X[i][j] = VGG(cat[X[i][0..j-1], up2(X[i+1][j-1]), up4(X[i+2][j-2]), ..., up_{2^j}(X[i+j][0])])`.
 `X[i][j]` only depends on nodes with a smaller or equal `i + j`, so level Lk (the nodes with
@@ -34,11 +34,13 @@ no ArgMax. The probability map is gated, not the logits (a zero gate on logits w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SegModel, check_input_size
+from .base import SegModel, WidthOptions, check_input_size
 from .layers import VGGBlock, up, widths
 from .registry import register
 
@@ -64,7 +66,9 @@ class NodeGrid(nn.Module):
         super().__init__()
         self.level = level
         self.pool = nn.MaxPool2d(2)
-        self.nodes = nn.ModuleDict({f"x{i}{j}": VGGBlock(node_channels(in_channels, w, i, j), w[i]) for i, j in grid(level)})
+        self.nodes = nn.ModuleDict(
+            {f"x{i}{j}": VGGBlock(node_channels(in_channels, w, i, j), w[i]) for i, j in grid(level)}
+        )
 
     def forward(self, x: torch.Tensor) -> dict[tuple[int, int], torch.Tensor]:
         X: dict[tuple[int, int], torch.Tensor] = {}
@@ -106,15 +110,23 @@ def gated_probabilities(logits: torch.Tensor, scores: torch.Tensor) -> torch.Ten
     return probs * has_target[:, :, None, None]
 
 
+@dataclass(frozen=True)
+class UNetSharpOptions(WidthOptions):
+    cgm: bool = False  # the classification-guided module: 8 has-target classifiers, gated deploy output
+
+
+@register("unet_sharp")
 class UNetSharp(SegModel):
-    def __init__(self, num_classes: int = 1, in_channels: int = 3, width_mult: float = 1.0, cgm: bool = False):
-        super().__init__(dict(num_classes=num_classes, in_channels=in_channels, width_mult=width_mult, cgm=cgm))
-        w = widths(width_mult)
+    Options = UNetSharpOptions
+
+    def __init__(self, options: UNetSharpOptions):
+        super().__init__(options)
+        num_classes, w = options.num_classes, widths(options.width_mult)
         branches = [(0, k) for k in LEVELS] + list(HIER_NODES)
-        self.body = NodeGrid(in_channels, w, level=4)
+        self.body = NodeGrid(options.in_channels, w, level=4)
         self.prune = nn.ModuleList(nn.Conv2d(w[0], num_classes, 1) for _ in LEVELS)
         self.hier = nn.ModuleList(nn.Conv2d(w[i], num_classes, 3, padding=1) for i, _ in HIER_NODES)
-        self.cls = nn.ModuleList(Classifier(w[i], deep=i >= 3) for i, _ in branches) if cgm else None
+        self.cls = nn.ModuleList(Classifier(w[i], deep=i >= 3) for i, _ in branches) if options.cgm else None
 
     def forward(self, x: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         self.check_input(x)
@@ -132,7 +144,7 @@ class UNetSharp(SegModel):
         return [f"L{k}" for k in LEVELS]
 
     def output_kind(self, variant: str) -> str:
-        return "probabilities" if self.config["cgm"] else "logits"
+        return "probabilities" if self.options.cgm else "logits"
 
     def deploy(self, variant: str) -> nn.Module:
         self.check_variant(variant)
@@ -169,7 +181,3 @@ class UNetSharpLevel(nn.Module):
             return logits
         return gated_probabilities(logits, self.gate(feature))
 
-
-@register("unet_sharp")
-def unet_sharp(**config) -> UNetSharp:
-    return UNetSharp(**config)

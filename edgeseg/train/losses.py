@@ -1,4 +1,4 @@
-"""The papers' losses (MODELS.md), binary: `logits` (N, 1, H, W), `target` (N, 1, H, W) in {0, 1}.
+"""The papers' losses (docs/models.md), binary: `logits` (N, 1, H, W), `target` (N, 1, H, W) in {0, 1}.
 
 Every loss returns a scalar averaged over the batch. Dice-type losses are computed per image and
 then averaged (the UNet++/UNet# code does the same).

@@ -1,21 +1,24 @@
-"""Training recipes, one per family (MODELS.md): losses, phases, optimizer and what to evaluate.
+"""Training recipes, one per family (docs/models.md): losses, phases, optimizer and what to evaluate.
 
 A recipe turns the family's training forward into a loss and into named probability maps to score
 (`predictions`); `primary` names the map that picks the best checkpoint. Phases cover the papers'
 multi-step schedules: PL-Net's EPL (stage 1, then both stages with stage 1 still learning) and
 PGU-net+'s progressive growing (a bigger network and resolution per phase, fresh optimizer).
-Options (`edgeseg train --option key=value`) are recipe-specific and validated.
+Options (`edgeseg train --option key=value`) are a recipe's own dataclass (`Options`), read from user
+input by `typecheck.parse`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import EdgesegError
+from ..models.pgunet import MAX_STAGES
+from ..typecheck import Limits, PositiveFloat, parse
 from . import losses
 
 RECIPES: dict[str, type[Recipe]] = {}
@@ -44,7 +47,13 @@ class Phase:
     forward: dict[str, Any] = field(default_factory=dict)  # keyword arguments for model(x, ...)
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a recipe that has none."""
+
+
 class Recipe:
+    Options: type = NoOptions  # the recipe's options dataclass
     model = ""
     loss_name = ""
     optimizer = "adam"
@@ -54,14 +63,9 @@ class Recipe:
     schedule = "cosine"  # or "constant"
     primary = "output"
     find_unused_parameters = False  # DDP: some parameters get no gradient in some phase
-    OPTIONS: dict[str, Any] = {}
 
     def __init__(self, **options):
-        unknown = sorted(set(options) - set(self.OPTIONS))
-        if unknown:
-            valid = ", ".join(sorted(self.OPTIONS)) or "none"
-            raise EdgesegError(f"recipe {self.model!r} has no option {unknown[0]!r}; valid options: {valid}")
-        self.options = {**self.OPTIONS, **{k: _coerce(v, self.OPTIONS[k], k) for k, v in options.items()}}
+        self.options = parse(self.Options, options, f"recipe {self.model!r}")
 
     # --- schedule ------------------------------------------------------------------------------
     def phases(self, epochs: int) -> list[Phase]:
@@ -104,20 +108,8 @@ class Recipe:
         return []
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.model, "loss": self.loss_name, "optimizer": self.optimizer, "schedule": self.schedule, "options": self.options}
-
-
-def _coerce(value, default, key):
-    if isinstance(value, str) and default is not None and not isinstance(default, str):
-        try:
-            if isinstance(default, bool):
-                if value.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1")
-            return type(default)(value)
-        except ValueError:
-            raise EdgesegError(f"option {key}={value!r}: expected a {type(default).__name__}") from None
-    return value
+        return {"name": self.model, "loss": self.loss_name, "optimizer": self.optimizer, "schedule": self.schedule,
+                "options": asdict(self.options)}
 
 
 @register
@@ -164,6 +156,11 @@ class UNetSharpRecipe(Recipe):
         return maps
 
 
+@dataclass(frozen=True)
+class PLNetOptions:
+    stage1_epochs: Annotated[int, Limits(ge=-1)] = -1  # epochs of stage 1 alone; -1: half of them (rounded down)
+
+
 @register
 class PLNetRecipe(Recipe):
     """EPL: stage 1 alone (`stages=1`), then both stages with stage 1 still learning (one optimizer
@@ -174,12 +171,13 @@ class PLNetRecipe(Recipe):
     model = "plnet"
     loss_name = "Dice per stage head (stage 2: mean of both heads)"
     find_unused_parameters = True  # stage 2 gets no gradient while stage 1 trains alone
-    OPTIONS = {"stage1_epochs": -1}  # -1: half of the epochs (rounded down)
+    Options = PLNetOptions
 
     def phases(self, epochs):
-        first = epochs // 2 if self.options["stage1_epochs"] < 0 else self.options["stage1_epochs"]
+        first = epochs // 2 if self.options.stage1_epochs < 0 else self.options.stage1_epochs
         if not 0 <= first < epochs:
-            raise EdgesegError(f"plnet: stage1_epochs={first} must leave at least one of the {epochs} epochs for stage 2")
+            raise EdgesegError(
+                f"plnet: stage1_epochs={first} must leave at least one of the {epochs} epochs for stage 2")
         if first == 0:
             return [Phase(0, "stage2", 0, epochs, fresh_optimizer=True, forward={"stages": 2})]
         return [Phase(0, "stage1", 0, first, fresh_optimizer=True, forward={"stages": 1}),
@@ -199,6 +197,12 @@ class PLNetRecipe(Recipe):
         return "fused" if phase.forward.get("stages") == 2 else "stage1"
 
 
+@dataclass(frozen=True)
+class M2SNetOptions:
+    lossnet_weights: str = ""  # local VGG16 safetensors file; "" = no LossNet term
+    lossnet_weight: Annotated[float, Limits(ge=0)] = 0.1  # the LossNet term's weight (the authors' 0.1)
+
+
 @register
 class M2SNetRecipe(Recipe):
     """Structure loss (weighted BCE + weighted IoU, weights applied) + 0.1 * LossNet when a local
@@ -207,22 +211,22 @@ class M2SNetRecipe(Recipe):
     model = "m2snet"
     loss_name = "structure loss (+ 0.1 * LossNet)"
     lr = 1e-4
-    OPTIONS = {"lossnet_weights": "", "lossnet_weight": 0.1}
+    Options = M2SNetOptions
 
     def __init__(self, **options):
         super().__init__(**options)
         self.lossnet = None
-        if self.options["lossnet_weights"]:
+        if self.options.lossnet_weights:
             from .lossnet import LossNet, load_vgg16
 
-            self.lossnet = LossNet(load_vgg16(self.options["lossnet_weights"]))
+            self.lossnet = LossNet(load_vgg16(self.options.lossnet_weights))
 
     def notes(self, config: dict | None = None) -> list[str]:
         if self.lossnet is None:
-            lines = ["m2snet: LossNet is off: no VGG16 weights file given (--option lossnet_weights=vgg16.safetensors); "
-                     "training with the structure loss only"]
+            lines = ["m2snet: LossNet is off: no VGG16 weights file given "
+                     "(--option lossnet_weights=vgg16.safetensors); training with the structure loss only"]
         else:
-            lines = [f"m2snet: LossNet on, VGG16 weights from {self.options['lossnet_weights']}"]
+            lines = [f"m2snet: LossNet on, VGG16 weights from {self.options.lossnet_weights}"]
         if config is not None:
             encoder, weights = config.get("encoder", "res2net50"), config.get("encoder_weights")
             if weights:
@@ -239,7 +243,14 @@ class M2SNetRecipe(Recipe):
             return structure, {"structure": structure.item()}
         self.lossnet = self.lossnet.to(target.device)
         perceptual = self.lossnet(torch.sigmoid(logits), target)
-        return structure + self.options["lossnet_weight"] * perceptual, {"structure": structure.item(), "lossnet": perceptual.item()}
+        parts = {"structure": structure.item(), "lossnet": perceptual.item()}
+        return structure + self.options.lossnet_weight * perceptual, parts
+
+
+@dataclass(frozen=True)
+class PGUNetOptions:
+    stages: Annotated[int, Limits(ge=1, le=MAX_STAGES)] = MAX_STAGES  # stages to grow through
+    old_lr: PositiveFloat = 1e-6  # learning rate of the tensors carried over from the previous stage
 
 
 @register
@@ -247,7 +258,7 @@ class PGUNetRecipe(Recipe):
     """Progressive growing: stage j trains at 32 * 2^(j-1) px for an equal share of the epochs; on
     growing, `grow` carries tensors over by module name, carried parameters train at `old_lr`
     (paper 1e-6) and new ones at the run's lr (paper 1e-4), RMSprop, a fresh optimizer per stage.
-    Loss: 0.5 * BCE + Laplace-smoothed Dice (binary; MODELS.md names no loss for PGU-net+).
+    Loss: 0.5 * BCE + Laplace-smoothed Dice (binary; the papers name no loss for PGU-net+, docs/models.md).
     Epochs: the default 40 are the whole run (10 per stage with 4 stages), not the paper's 40 per
     stage, so every recipe's default run costs about the same; `--epochs 160` is the paper's schedule."""
 
@@ -256,14 +267,12 @@ class PGUNetRecipe(Recipe):
     optimizer = "rmsprop"
     lr = 1e-4
     schedule = "constant"
-    OPTIONS = {"stages": 4, "old_lr": 1e-6}
+    Options = PGUNetOptions
 
     def phases(self, epochs):
-        from ..models.pgunet import MAX_STAGES, stage_size
+        from ..models.pgunet import stage_size
 
-        stages = self.options["stages"]
-        if not 1 <= stages <= MAX_STAGES:
-            raise EdgesegError(f"pgunet: stages must be 1..{MAX_STAGES}, got {stages}")
+        stages = self.options.stages
         if epochs < stages:
             raise EdgesegError(f"pgunet: {stages} stages need at least {stages} epochs, got {epochs}")
         bounds = [round(epochs * j / stages) for j in range(stages + 1)]
@@ -279,7 +288,7 @@ class PGUNetRecipe(Recipe):
         from ..models.pgunet import grow
 
         carried: list[str] = []
-        while model.config["stages"] < phase.forward["stage"]:
+        while model.options.stages < phase.forward["stage"]:
             model, copied = grow(model.cpu())
             carried = copied
         params = {name for name, _ in model.named_parameters()}
@@ -289,7 +298,7 @@ class PGUNetRecipe(Recipe):
         old = set(carried)
         groups = [{"params": [p for n, p in model.named_parameters() if n not in old], "lr": lr}]
         if old:
-            groups.append({"params": [p for n, p in model.named_parameters() if n in old], "lr": self.options["old_lr"]})
+            groups.append({"params": [p for n, p in model.named_parameters() if n in old], "lr": self.options.old_lr})
         return groups
 
     def loss(self, output, target, phase):

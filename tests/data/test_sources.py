@@ -40,10 +40,11 @@ def test_synthetic_foreground_is_brighter_but_not_separable_by_threshold():
     "src, message",
     [
         ("synthetic:cells", "unknown synthetic dataset 'cells'; valid: nuclei, polyp"),
-        ("synthetic:nuclei?n=x", "n='x' is not an integer"),
+        ("synthetic:nuclei?n=x", "n must be a positive integer, got 'x'"),
         ("synthetic:nuclei?count=3", "unknown parameter 'count'"),
-        ("synthetic:nuclei?size=8", "size must be between"),
-        ("synthetic:nuclei?n=0", "n must be at least 1"),
+        ("synthetic:nuclei?size=8", "size must be 16..4096, got 8"),
+        ("synthetic:nuclei?n=0", "n must be a positive integer, got 0"),
+        ("synthetic:nuclei?seed=-1", "seed must be a non-negative integer, got -1"),
         ("/nonexistent/folder", "not found"),
     ],
 )

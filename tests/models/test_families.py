@@ -63,3 +63,30 @@ def test_every_family_survives_a_checkpoint_round_trip(name, tmp_path):
     assert loaded.config == model.config
     state = model.state_dict()
     assert all(torch.equal(t, state[k]) for k, t in loaded.state_dict().items())
+
+
+OLD_SIDECAR_CONFIGS = {  # model.config as checkpoints written before the options dataclasses stored it
+    "unet": {"num_classes": 1, "in_channels": 3, "width_mult": 0.125},
+    "unet_sharp": {"num_classes": 1, "in_channels": 1, "width_mult": 0.125, "cgm": True},
+    "plnet": {"num_classes": 2, "in_channels": 3, "width_mult": 0.125},
+    "pgunet": {"num_classes": 1, "in_channels": 3, "width_mult": 0.0625, "stages": 2},
+    "m2snet": {"num_classes": 1, "in_channels": 3, "encoder": "vgg_light"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(OLD_SIDECAR_CONFIGS))
+def test_configs_stored_by_earlier_checkpoints_rebuild_with_the_same_keys(name):
+    model = create_model(name, **OLD_SIDECAR_CONFIGS[name])
+    assert model.config == OLD_SIDECAR_CONFIGS[name]
+
+
+def test_command_line_text_builds_the_same_model_as_json_values():
+    model = create_model("unet_sharp", width_mult="0.125", cgm="true", in_channels="1")
+    assert model.config == {"num_classes": 1, "in_channels": 1, "width_mult": 0.125, "cgm": True}
+
+
+def test_the_encoder_weights_file_is_an_option_but_not_stored_in_the_config():
+    from edgeseg.models.m2snet import M2SNetOptions
+
+    assert "encoder_weights" in {f.name for f in __import__("dataclasses").fields(M2SNetOptions)}
+    assert "encoder_weights" not in create_model("m2snet", encoder="vgg_light", encoder_weights=None).config

@@ -56,8 +56,8 @@ def test_trained_looking_stats_make_the_relu_bite():
     """The parity test above is only meaningful if F_k's ReLU is neither always on nor always off."""
     model = trained_looking(light())
     seen = []
-    boxes = [b for b in model.modules() if isinstance(b, BoxSum)]
-    hooks = [b.register_forward_hook(lambda m, i, o: seen.append((o > 0).float().mean().item())) for b in boxes]
+    hooks = [b.register_forward_hook(lambda m, i, o: seen.append((o > 0).float().mean().item()))
+             for b in model.modules() if isinstance(b, BoxSum)]
     with torch.no_grad():
         model(torch.randn(2, 3, 64, 64))
     for h in hooks:

@@ -72,4 +72,4 @@ def test_cgm_deploy_graph_gates_with_a_comparison_and_a_multiply():
     graph = export_module(model.deploy("L1"), torch.randn(1, 3, 16, 16))
     ops = {node.op_type for node in graph.graph.node}
     assert {"Sigmoid", "Greater", "Mul"} <= ops
-    assert not ops & {"ArgMax", "Einsum"}, "MODELS.md: the CGM gate is a comparison + multiply"
+    assert not ops & {"ArgMax", "Einsum"}, "docs/models.md: the CGM gate is a comparison + multiply"

@@ -34,7 +34,8 @@ def deploy_stats(model, variant: str, img_size: int, in_channels: int | None = N
     size = model.input_size(variant, img_size)
     divisor = model.size_divisor
     if size < divisor or size % divisor:
-        raise EdgesegError(f"input size {size} must be a positive multiple of {divisor} for {model.name or 'this model'}")
+        name = model.name or "this model"
+        raise EdgesegError(f"input size {size} must be a positive multiple of {divisor} for {name}")
     channels = in_channels or model.config.get("in_channels", 3)
     params = sum(p.numel() for p in module.parameters())
     x = torch.zeros(1, channels, size, size, device="meta")
