@@ -7,15 +7,16 @@ NUCLEI = "synthetic:nuclei?n=4&size=32"
 
 def test_bad_inputs_are_one_line_errors(tmp_path):
     cases = [
-        (["unet", "--data", "synthetic:cells", "--out", str(tmp_path / "a")], "unknown synthetic dataset 'cells'"),
-        (["unet", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "b")], "not found"),
-        (["nonet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "c")], "no training recipe for model 'nonet'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "d"), "-o", "x=1"], "recipe 'unet' has no option 'x'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "e"), "-c", "depth=3"], "model 'unet' has no option 'depth'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--out", str(tmp_path / "f"), "--epochs", "1"], "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "g"), "--resume"], "nothing to resume"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "h"), "--lr", "0"], "--lr must be positive, got 0"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "i"), "-c", "width_mult=-1"], "width_mult must be a positive number"),
+        (["unet", "--data", "synthetic:cells"], "unknown synthetic dataset 'cells'"),
+        (["unet", "--data", str(tmp_path / "none")], "not found"),
+        (["nonet", "--data", NUCLEI], "no training recipe for model 'nonet'"),
+        (["unet", "--data", NUCLEI, "-o", "x=1"], "recipe 'unet' has no option 'x'"),
+        (["unet", "--data", NUCLEI, "-c", "depth=3"], "model 'unet' has no option 'depth'"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--epochs", "1"],
+         "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
+        (["unet", "--data", NUCLEI, "--resume"], "nothing to resume"),
+        (["unet", "--data", NUCLEI, "--lr", "0"], "--lr must be positive, got 0"),
+        (["unet", "--data", NUCLEI, "-c", "width_mult=-1"], "width_mult must be a positive number"),
     ]
     for i, (args, message) in enumerate(cases):
         result = invoke("train", *args, "--out", tmp_path / f"run{i}")
