@@ -1,4 +1,4 @@
-"""Read back the four files `edgeseg bench` writes, each parsed as its own format, and check that they
+"""Read back the four files a benchmark writes, each parsed as its own format, and check that they
 agree with one another: the tests that run a benchmark assert on what these return."""
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeseg.bench import report
+from edgeseg.bench.results import COLUMNS, SCHEMA, BenchResult
 
 
 @dataclass
 class Reports:
-    result: dict  # results.json
+    saved: dict  # results.json as parsed
+    result: BenchResult  # results.json read back the library's way
     csv_rows: list[dict[str, str]]  # results.csv, one dict a row
     md_rows: list[dict[str, str]]  # results.md's main table, one dict a row
     png_size: tuple[int, int]  # pareto.png, width x height in pixels
@@ -38,22 +39,22 @@ def markdown_table(text: str, first_header: str) -> list[dict[str, str]]:
 def read_reports(folder: Path) -> Reports:
     from PIL import Image
 
-    result = json.loads((folder / "results.json").read_text())
-    assert result["schema"] == report.SCHEMA
+    saved = json.loads((folder / "results.json").read_text())
+    assert saved["schema"] == SCHEMA
+    result = BenchResult.load(folder / "results.json")
     with (folder / "results.csv").open(newline="") as f:
         reader = csv.DictReader(f)
         csv_rows = list(reader)
-    assert reader.fieldnames == [h for h, _ in report.COLUMNS]
+    assert reader.fieldnames == [c.name for c in COLUMNS]
     md_rows = markdown_table((folder / "results.md").read_text(), "model")
     with Image.open(folder / "pareto.png") as png:
         assert png.format == "PNG"
         png.load()  # decodes every pixel: a truncated file fails here
         size = png.size
-    ok = report.ok_rows(result)
     assert [(c["variant"], c["backend"], c["status"]) for c in csv_rows] == [
-        (r.get("variant") or "", r["backend"], r["status"]) for r in result["rows"]
+        (r.variant or "", r.backend.short, r.status) for r in result.rows
     ]
     assert [(m["variant"], m["precision"], m["backend"], m["batch"]) for m in md_rows] == [
-        (r["variant"], r["precision"], r["backend"], str(r["batch"])) for r in ok
+        (r.variant, r.precision, r.backend.short, str(r.batch)) for r in result.ok_rows
     ]
-    return Reports(result, csv_rows, md_rows, size)
+    return Reports(saved, result, csv_rows, md_rows, size)

@@ -7,6 +7,7 @@ import pytest
 from clirun import invoke
 
 from .bundles import tiny_bundle, tiny_checkpoint
+from .reports import read_reports
 
 DATA = "synthetic:nuclei?n=4&size=32&seed=1"
 FAST = ["--warmup", "1", "--iters", "2", "--eval-images", "2", "--threads", "1", "--variants", "L1"]
@@ -20,16 +21,33 @@ def bundle(tmp_path_factory):
     return root / "bundle"
 
 
-def test_table_reports_and_the_min_iou_gate(bundle, tmp_path):
+def test_table_reports_and_the_gates(bundle, tmp_path):
     ran = invoke("bench", bundle, "--data", DATA, "--backends", "ort-cpu,trt", "--out", tmp_path / "a", *FAST)
     assert ran.exit_code == 0, ran.output
-    assert ran.says("edgeseg bench: unet_sharp") and ran.says("skipped trt") and ran.says("reports:")
-    rows = json.loads((tmp_path / "a" / "results.json").read_text())["rows"]
+    names = ("results.json", "results.csv", "results.md", "pareto.png")
+    assert ran.says("reports: " + ", ".join(str(tmp_path / "a" / name) for name in names))
+    reports = read_reports(tmp_path / "a")  # each file parses, and they list the same rows
+    rows = reports.saved["rows"]
     assert [(r["backend"], r["status"]) for r in rows] == [("trt", "skipped"), ("ort-cpu", "ok")]
+    assert ran.says("edgeseg bench: unet_sharp") and ran.says(f"skipped trt: {rows[0]['reason']}")
+    assert not ran.says("gate failed")
+
     gated = invoke("bench", bundle, "--data", DATA, "--backends", "ort-cpu", "--out", tmp_path / "b", "--min-iou", "1",
                    *FAST)
-    assert gated.exit_code == 1 and gated.says("gate failed:") and gated.says("< --min-iou 1.0"), gated.output
+    assert gated.exit_code == 1, gated.output
+    (row,) = json.loads((tmp_path / "b" / "results.json").read_text())["rows"]  # written before the gate decides
+    assert gated.says(f"gate failed: unet_sharp L1 fp32 ort-cpu b1 32px: IoU {row['iou']:.4f} < --min-iou 1.0")
     assert "`" not in gated.output
+
+    previous = reports.saved
+    for r in previous["rows"]:
+        if r["status"] == "ok":
+            r["latency_ms"]["p50"] /= 100.0  # the "previous" run was 100x faster
+    (tmp_path / "previous.json").write_text(json.dumps(previous))
+    regressed = invoke("bench", bundle, "--data", DATA, "--backends", "ort-cpu", "--out", tmp_path / "c",
+                       "--compare", tmp_path / "previous.json", *FAST)
+    assert regressed.exit_code == 1, regressed.output
+    assert regressed.says("gate failed: unet_sharp L1 fp32 ort-cpu b1 32px: p50") and regressed.says("> 10%)")
 
 
 def test_library_errors_show_flags_and_exit_2(bundle, tmp_path):
@@ -38,11 +56,24 @@ def test_library_errors_show_flags_and_exit_2(bundle, tmp_path):
     size = invoke("bench", bundle, "--backends", "ort-cpu", "--img-size", "64", "--out", tmp_path)
     assert size.exit_code == 2 and size.says("not at --img-size 64"), size.output
     nothing = invoke("bench", tmp_path, "--backends", "ort-cpu")
-    assert nothing.exit_code == 2 and nothing.says("neither a bundle") and "Traceback" not in nothing.output
-    assert invoke("bench", tmp_path, "--batch", "0").exit_code == 2
-    assert invoke("bench", tmp_path, "--backends", "cuda").says("unknown backend 'cuda'")
+    assert nothing.exit_code == 2 and nothing.says("neither a bundle") and len(nothing.lines) == 1, nothing.output
+    assert "Traceback" not in nothing.output
+    batch0 = invoke("bench", tmp_path, "--batch", "0")
+    assert batch0.exit_code == 2 and batch0.says("--batch takes positive integers"), batch0.output
+    cuda = invoke("bench", tmp_path, "--backends", "cuda")
+    assert cuda.exit_code == 2 and cuda.says("unknown backend 'cuda'"), cuda.output
     fp64 = invoke("bench", tmp_path, "--backends", "ort-cpu", "--precision", "fp64")
     assert fp64.exit_code == 2 and fp64.says("unknown precision(s) fp64")
+
+
+def test_bad_data_is_one_line_before_the_checkpoint_is_exported(tmp_path):
+    tiny_checkpoint(tmp_path / "best")
+    out = tmp_path / "bench"
+    result = invoke("bench", tmp_path / "best", "--data", "synthetic:nope", "--out", out,
+                    "--calib-data", "synthetic:nuclei?n=4&size=32", "--variants", "L1")
+    assert result.exit_code == 2 and result.says("unknown synthetic dataset 'nope'") and len(result.lines) == 1
+    assert "Traceback" not in result.output
+    assert not (out / "bundle-32").exists()
 
 
 def test_every_parameter_of_run_is_documented_and_has_a_flag():

@@ -51,12 +51,14 @@ def test_capture_does_not_import_torch():
 
 
 def test_env_command_lists_backends():
+    as_json = invoke("env", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    info = json.loads(as_json.output)
+    assert [b["name"] for b in info["backends"]] == [backend.short for backend in Backend]
     result = invoke("env")
     assert result.exit_code == 0, result.output
-    for backend in Backend:
-        assert backend.short in result.output
-    flat = " ".join(result.output.split())  # rich wraps long lines
-    for package in ("torch", "onnx", "onnxruntime", "tensorrt", "pycuda"):  # a version or "not installed"
-        assert f", {package} " in flat
-    result = invoke("env", "--json")
-    assert json.loads(result.output)["backends"][1]["name"] == "ort-cpu"
+    for b in info["backends"]:  # the table row: name, yes/no, then the detail or the reason
+        assert result.says(f"{b['name']} {'yes' if b['available'] else 'no'}"), b["name"]
+        assert result.says(b["detail"] if b["available"] else b["reason"]), b["name"]
+    for package in ("torch", "onnx", "onnxruntime", "tensorrt", "pycuda"):
+        assert result.says(f", {package} {info['versions'][package] or 'not installed'}"), package

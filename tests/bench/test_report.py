@@ -6,6 +6,7 @@ import json
 import pytest
 
 from edgeseg.bench import gates, report
+from edgeseg.bench.pareto import pareto_front
 from edgeseg.bench.results import COLUMNS, SCHEMA, TABLE_COLUMNS, TERMINAL_COLUMNS, BenchResult, BenchRow, Parity
 from edgeseg.bench.stats import LatencyStats
 from edgeseg.runtime.backends import Backend
@@ -56,8 +57,11 @@ def test_writes_four_files_with_all_fields(result, tmp_path):
     md = paths["md"].read_text()
     assert "TensorRT not importable" in md and "CV 7%" in md and "| L4 | int8 | ort-cpu |" in md
     assert "| unet_sharp | L1 | fp32 | ort-cpu | 1 | 64 | 0.103 | 0.40 | 0.40 | 1.00 |" in md
-    png = paths["png"].read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    from PIL import Image
+
+    with Image.open(paths["png"]) as png:
+        png.load()  # decodes every pixel: a truncated file fails here
+        assert png.format == "PNG" and png.size == (960, 660)  # 8 x 5.5 inches at 120 dpi
 
 
 def test_columns_are_defined_once_and_every_view_derives_from_them(result, tmp_path):
@@ -78,19 +82,61 @@ def test_columns_are_defined_once_and_every_view_derives_from_them(result, tmp_p
     assert header.split() == " ".join(c.header for c in TERMINAL_COLUMNS).split()  # the terminal's columns, in order
 
 
-def test_plot_uses_parity_when_no_ground_truth(result):
+def _drawn(result, tmp_path, monkeypatch):
+    """The Axes `plot_pareto` drew into, kept open for reading back."""
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    report.plot_pareto(result, tmp_path / "pareto.png")
+    monkeypatch.undo()
+    (figure,) = figures
+    plt.close(figure)
+    (ax,) = figure.axes
+    return ax
+
+
+def _front_line(ax):
+    (line,) = [line for line in ax.get_lines() if line.get_label() == "Pareto front"]
+    return line.get_xydata().tolist()
+
+
+def test_pareto_plot_draws_the_front_it_computes(result, tmp_path, monkeypatch):
+    rows, quantity = report.plot_points(result)
+    assert quantity == "iou" and [r.backend for r in rows] == [Backend.ORT_CPU] * 3 + [Backend.TORCH]
+    points = [(r.throughput, r.iou) for r in rows]
+    # L4 fp32 ort-cpu (100/s, 0.85) then L1 (1000/s, 0.70); L4 int8 and L4 torch are dominated by L4 fp32
+    assert pareto_front(points) == [1, 0]
+
+    ax = _drawn(result, tmp_path, monkeypatch)
+    assert _front_line(ax) == [[100.0, 0.85], [1000.0, 0.70]]
+    filled, hollow = set(), set()
+    for collection in ax.collections:
+        faces = collection.get_facecolors()
+        kept = filled if len(faces) and faces[0][3] > 0 else hollow
+        kept.update(map(tuple, collection.get_offsets().tolist()))
+    assert filled == {(100.0, 0.85), (1000.0, 0.70)}
+    assert hollow == {(80.0, 0.80), (66.0, 0.85)}
+    assert sorted((t.get_text(), t.xy) for t in ax.texts) == sorted((r.variant, p) for r, p in zip(rows, points))
+    assert ax.get_xscale() == "linear" and ax.get_ylabel() == "IoU vs ground truth"
+
+
+def test_plot_uses_parity_when_no_ground_truth(result, tmp_path, monkeypatch):
     for r in result.rows:
         r.iou = None
     rows, quantity = report.plot_points(result)
-    assert quantity == "parity" and len(rows) == 4
+    assert quantity == "parity" and rows == result.ok_rows
+    ax = _drawn(result, tmp_path, monkeypatch)
+    assert ax.get_ylabel() == "mask IoU vs torch fp32 reference (no ground truth)"
+    assert _front_line(ax) == [[1000.0, 0.99]]  # every row has parity IoU 0.99: the fastest wins
 
 
 def test_min_iou_gate(result):
     assert gates.min_iou_failures(result, 0.5) == []
     failures = gates.min_iou_failures(result, 0.75)
-    assert len(failures) == 1 and "L1 fp32 ort-cpu" in failures[0] and "`min_iou`" in failures[0]
+    assert failures == ["unet_sharp L1 fp32 ort-cpu b1 64px: IoU 0.7000 < `min_iou` 0.75"]
     no_truth = _result([_row("L1", "fp32", "ort-cpu", 1.0, None, 1.0)])
-    assert "no row has an IoU" in gates.min_iou_failures(no_truth, 0.1)[0]
+    assert gates.min_iou_failures(no_truth, 0.1) == ["`min_iou`: no row has an IoU (give `data` with masks)"]
 
 
 def test_compare_detects_regressions(result):
@@ -104,10 +150,15 @@ def test_compare_detects_regressions(result):
     worse.rows[2].latency_ms = dataclasses.replace(worse.rows[2].latency_ms, p50=12.5)  # +4%: inside the tolerance
     worse.rows[3] = dataclasses.replace(worse.rows[3], status="failed", reason="boom")
     regressions, _ = gates.compare(result, worse, iou_tol=0.01, latency_tol=0.1)
-    assert len(regressions) == 3
-    assert "IoU 0.7000 -> 0.6500" in regressions[0] and "+15%" in regressions[1] and "now failed" in regressions[2]
+    assert regressions == [
+        "unet_sharp L1 fp32 ort-cpu b1 64px: IoU 0.7000 -> 0.6500 (drop > 0.01)",
+        "unet_sharp L4 fp32 ort-cpu b1 64px: p50 10.000 -> 11.500 ms (+15% > 10%)",
+        "unet_sharp L4 fp32 torch b1 64px: ran before, now failed (boom)",
+    ]
     other = _result([_row("L2", "fp32", "ort-cpu", 1.0, 0.7, 1.0)])
-    assert gates.compare(result, other, 0.01, 0.1)[1]
+    assert gates.compare(result, other, 0.01, 0.1) == ([], [
+        "`compare`: no row of the previous run matches this one (model/variant/precision/backend/batch/size)"
+    ])
 
 
 def test_load_result_refuses_other_json(result, tmp_path):

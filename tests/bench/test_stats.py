@@ -1,6 +1,9 @@
+import re
+
 import numpy as np
 import pytest
 
+from edgeseg.bench import memory
 from edgeseg.bench.pareto import dominates, pareto_front
 from edgeseg.bench.stats import LatencyStats
 from edgeseg.bench.timing import TimingPlan, time_pipeline
@@ -52,6 +55,7 @@ def test_harness_counts_iterations_and_reads_the_device_hook():
         return outputs["output"] > 0
 
     hook = iter([{"h2d": 0.1, "compute": 1.0, "d2h": 0.2}] * 7)
+    held_mb = _resident_mb()
     t = time_pipeline(pre, infer, post, batch=2, plan=TimingPlan(warmup=3, iters=7), device_timings=lambda: next(hook))
     assert calls == {"pre": 10, "infer": 10, "post": 10}
     assert t.latency.n == t.preprocess.n == t.postprocess.n == 7
@@ -59,8 +63,19 @@ def test_harness_counts_iterations_and_reads_the_device_hook():
     assert t.throughput == pytest.approx(2 / (t.latency.p50 / 1e3))
     assert t.throughput_e2e < t.throughput
     assert t.masks.shape == (2, 1, 8, 8) and t.masks.all()
-    assert t.peak_rss_mb and t.peak_rss_mb > 0
+    assert t.peak_rss_mb > 0
+    if held_mb is not None:  # Linux: the peak covers at least the memory the process held when the row began
+        assert t.peak_rss_mb >= held_mb - 1
     assert t.window[1] > t.window[0]
+    assert t.peak_rss_scope == ("row" if memory.reset_peak() else "process")  # per row where the kernel allows
+
+
+def _resident_mb() -> float | None:
+    """VmRSS of this process in MiB, where /proc exists."""
+    if not memory.STATUS.is_file():
+        return None
+    kib = re.search(r"^VmRSS:\s*(\d+)\s*kB", memory.STATUS.read_text(), re.MULTILINE).group(1)
+    return int(kib) / 1024
 
 
 def test_harness_duration_mode_runs_at_least_min_iters():
