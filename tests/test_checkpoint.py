@@ -20,8 +20,10 @@ def test_round_trip_by_any_name(tmp_path):
     for name in ("best", "best.json", "best.safetensors"):
         loaded, info = checkpoint.load(tmp_path / name)
         assert info.epoch == 3 and info.model == "unet"
-        for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
-            assert torch.equal(a, b), k
+        state, restored = model.state_dict(), loaded.state_dict()
+        assert list(restored) == list(state)
+        for k, a in state.items():
+            assert torch.equal(a, restored[k]), k
 
 
 def test_pickle_is_refused(tmp_path):

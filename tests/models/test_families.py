@@ -61,8 +61,9 @@ def test_every_family_survives_a_checkpoint_round_trip(name, tmp_path):
     save(tmp_path / "ckpt", model, info)
     loaded, _ = load(tmp_path / "ckpt")
     assert loaded.config == model.config
-    state = model.state_dict()
-    assert all(torch.equal(t, state[k]) for k, t in loaded.state_dict().items())
+    state, restored = model.state_dict(), loaded.state_dict()
+    assert list(restored) == list(state)  # every tensor, none added or dropped
+    assert all(torch.equal(t, state[k]) for k, t in restored.items())
 
 
 OLD_SIDECAR_CONFIGS = {  # model.config as checkpoints written before the options dataclasses stored it
