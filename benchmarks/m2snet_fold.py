@@ -25,10 +25,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgeseg.models.flops import count_flops  # noqa: E402
 from edgeseg.files import atomic_path, write_text  # noqa: E402
 from edgeseg.models import create_model  # noqa: E402
 from edgeseg.models.bn import trained_looking  # noqa: E402
+from edgeseg.models.flops import count_flops  # noqa: E402
 
 
 def export(module: nn.Module, x: torch.Tensor, path: Path):

@@ -16,16 +16,14 @@ import hashlib
 import json
 import math
 import re
-import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import onnxgraph
+from . import onnxgraph, typecheck
 from .errors import IntegrityError
 from .files import sha256, write_json
 from .normalization import Normalization  # also reached as manifest.Normalization by the bundle's readers
-from . import typecheck
 
 SCHEMA = "edgeseg.bundle/2"
 MANIFEST = "manifest.json"
