@@ -8,6 +8,7 @@ exception. Package versions come from installed metadata, so capturing them impo
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import platform
 import re
@@ -245,7 +246,10 @@ def _trt(gpu_missing: str | None) -> BackendStatus:
         return BackendStatus(Backend.TENSORRT, False, f"pycuda cannot reach a GPU: {exc}")
     if count == 0:
         return BackendStatus(Backend.TENSORRT, False, "CUDA sees no device")
-    return BackendStatus(Backend.TENSORRT, True, detail=f"TensorRT {tensorrt.__version__} on {cuda.Device(0).name()}")
+    detail = f"TensorRT {tensorrt.__version__} on {cuda.Device(0).name()}"
+    if importlib.util.find_spec("polygraphy") is None:  # running engines needs no Polygraphy; building does
+        detail += "; building engines needs polygraphy (pip install polygraphy)"
+    return BackendStatus(Backend.TENSORRT, True, detail=detail)
 
 
 def capture(threads: int | None = None, with_backends: bool = True) -> dict:
