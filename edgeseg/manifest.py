@@ -45,8 +45,8 @@ _FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}")  # a plain file name i
 
 
 def check_fields(obj, where: str) -> None:
-    """`typecheck.check_fields` for a dataclass read from a file: fails with IntegrityError."""
-    typecheck.check_fields(obj, where, IntegrityError)
+    """`typecheck.check_fields` for a dataclass read from a file: IntegrityError naming the field's path."""
+    typecheck.check_fields(obj, where, IntegrityError, dotted=True)
 
 
 def _show(value: Any) -> str:

@@ -70,14 +70,17 @@ def parse(cls: type[T], values: Mapping[str, Any], where: str, error: type[Excep
     return obj
 
 
-def check_fields(obj, where: str, error: type[Exception] = EdgesegError) -> None:
-    """Refuse a dataclass whose field values do not have their annotated types and limits."""
+def check_fields(obj, where: str, error: type[Exception] = EdgesegError, *, dotted: bool = False) -> None:
+    """Refuse a dataclass whose field values do not have their annotated types and limits.
+
+    Errors name the field as "WHERE: FIELD", or as the path "WHERE.FIELD" with `dotted` (a file's fields)."""
     hints = typing.get_type_hints(type(obj), include_extras=True)
     for f in fields(obj):
         value = getattr(obj, f.name)
         hint = hints[f.name]
         if not fits(value, hint):
-            raise error(f"{where}: {f.name} must be {type_name(hint)}, got {value!r:.60}")
+            name = f"{where}.{f.name}" if dotted else f"{where}: {f.name}"
+            raise error(f"{name} must be {type_name(hint)}, got {value!r:.60}")
 
 
 def fits(value, hint) -> bool:

@@ -7,6 +7,7 @@ from clirun import invoke
 from edgeseg import manifest as mf
 from edgeseg.bench import report
 from edgeseg.bench.pareto import pareto_front
+from edgeseg.bench.results import BenchResult
 from edgeseg.cli.demo import MARKER, _fresh
 from edgeseg.errors import EdgesegError
 
@@ -40,7 +41,7 @@ def test_quick_demo_trains_exports_and_benchmarks_the_four_levels(quick_demo):
     manifest = mf.load(out / "bundle")  # every listed file is there with its checksum
     assert sorted(a.key for a in manifest.artifacts) == sorted(f"{v}.{p}" for v in LEVELS for p in ("fp32", "int8"))
 
-    rows = read_reports(out / "bench").result["rows"]
+    rows = read_reports(out / "bench").saved["rows"]  # each file parses and agrees with the others
     ok = {(r["variant"], r["precision"], r["backend"]): r for r in rows if r["status"] == "ok"}
     expected = {(v, p, "ort-cpu") for v in LEVELS for p in ("fp32", "int8")} | {(v, "fp32", "torch") for v in LEVELS}
     assert set(ok) == expected
@@ -61,14 +62,14 @@ def test_quick_demo_trains_exports_and_benchmarks_the_four_levels(quick_demo):
 @pytest.mark.slow
 def test_quick_demo_pareto_front_trades_speed_for_iou(quick_demo):
     out, _ = quick_demo
-    points, quantity = report.plot_points(json.loads((out / "bench" / "results.json").read_text()))
+    points, quantity = report.plot_points(BenchResult.load(out / "bench" / "results.json"))
     assert quantity == "iou" and len(points) == 12
-    front = [points[i] for i in pareto_front([(r["throughput"], r["iou"]) for r in points])]
+    front = [points[i] for i in pareto_front([(r.throughput, r.iou) for r in points])]
     assert front
     for slower, faster in zip(front, front[1:]):  # along the front, more throughput never comes with more IoU
-        assert slower["throughput"] <= faster["throughput"] and slower["iou"] >= faster["iou"]
+        assert slower.throughput <= faster.throughput and slower.iou >= faster.iou
     for r in points:  # every point off the front is beaten by a point on it
-        assert r in front or any(f["throughput"] >= r["throughput"] and f["iou"] >= r["iou"] for f in front)
+        assert r in front or any(f.throughput >= r.throughput and f.iou >= r.iou for f in front)
 
 
 def test_a_previous_demo_folder_is_replaced_and_any_other_folder_is_kept(tmp_path):
