@@ -35,13 +35,16 @@ def main() -> int:
     times = interleaved(args.artifacts, threads=args.threads, rounds=args.rounds, warmup=args.warmup)
     load_after = os.getloadavg()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} `python benchmarks/int8_speed.py {' '.join(sys.argv[1:])}`")
-    print(f"# CPU: {cpu_model()}; onnxruntime {_ort_version()}; {args.threads} threads; {args.rounds} interleaved rounds "
-          f"after {args.warmup} warm-up; medians; load average before {_load(load_before)}, after {_load(load_after)}")
+    print(f"# CPU: {cpu_model()}; onnxruntime {_ort_version()}; {args.threads} threads; "
+          f"{args.rounds} interleaved rounds after {args.warmup} warm-up; medians; load average before {_load(load_before)}, after {_load(load_after)}")
     print(to_markdown(args.artifacts, times))
     return 0
 
 
-def interleaved(artifacts: list[Path], *, threads: int, rounds: int, warmup: int) -> list[tuple[list[float], list[float]]]:
+Times = list[tuple[list[float], list[float]]]
+
+
+def interleaved(artifacts: list[Path], *, threads: int, rounds: int, warmup: int) -> Times:
     """Per artifact (wall ms, CPU ms) of `rounds` runs, the artifacts taking turns within each round."""
     import onnxruntime as ort
 
@@ -60,7 +63,7 @@ def interleaved(artifacts: list[Path], *, threads: int, rounds: int, warmup: int
     for _ in range(warmup):
         for session, feed in zip(sessions, feeds):
             session.run(None, feed)
-    times: list[tuple[list[float], list[float]]] = [([], []) for _ in sessions]
+    times: Times = [([], []) for _ in sessions]
     for _ in range(rounds):
         for (wall, cpu), session, feed in zip(times, sessions, feeds):
             start, start_cpu = time.perf_counter(), time.process_time()
@@ -70,7 +73,7 @@ def interleaved(artifacts: list[Path], *, threads: int, rounds: int, warmup: int
     return times
 
 
-def to_markdown(artifacts: list[Path], times: list[tuple[list[float], list[float]]]) -> str:
+def to_markdown(artifacts: list[Path], times: Times) -> str:
     wall0, cpu0 = (statistics.median(t) for t in times[0])
     lines = ["| artifact | wall median ms | wall p10..p90 ms | speed-up (wall) | CPU median ms | speed-up (CPU) |",
              "|---|---:|---:|---:|---:|---:|"]

@@ -248,7 +248,8 @@ def place_qdq(model, amax: dict[str, float], *, float_nodes: Iterable[str] = ())
 def for_ort_cpu(model):
     """The int8 artifact as ONNX Runtime's CPU provider runs it fastest; returns a new graph.
 
-    Two rewrites, exact for every value inside the calibrated ranges:
+    Two rewrites, exact for every value inside the calibrated ranges (quantization noise upstream can push
+    a few values past them; on the test's calibration images < 1% of the outputs differ, by < 1%):
     - Conv -> Q -> DQ -> Relu -> Q (one scale) becomes Conv -> Q: with a uint8 zero point of 0 the
       quantization's own clamp at 0 is the ReLU, and ONNX Runtime fuses DQ -> Conv -> Q into QLinearConv;
     - every scale class whose tensors are all non-negative (ReLU outputs, and MaxPool/Resize/Concat of
@@ -300,7 +301,7 @@ def for_ort_cpu(model):
                 memo[t] = True
             elif op == "Conv":
                 memo[t] = t in folded
-            elif op in ("QuantizeLinear", "DequantizeLinear", "MaxPool") or (op == "Resize" and _mode(n) in ("linear", "nearest")):
+            elif op in ("QuantizeLinear", "DequantizeLinear", "MaxPool") or (op == "Resize" and _mode(n) != "cubic"):
                 memo[t] = non_negative(n.input[0])
             elif op == "Concat":
                 memo[t] = all(non_negative(i) for i in n.input)
