@@ -138,3 +138,14 @@ def test_non_finite_calibration_data_is_one_edgeseg_error(sharp_l2, bad):
 def test_damaged_weights_are_named():
     with pytest.raises(EdgesegError, match="'w' holds NaN"):
         int8._quantize_weight(np.array([[[[np.nan]]]], np.float32), "w")
+
+
+def test_bench_warns_where_int8_is_not_faster_than_fp32():
+    def row(variant, precision, p50, backend="ort-cpu"):
+        return {"model": "unet_sharp", "variant": variant, "precision": precision, "backend": backend, "batch": 1,
+                "img_size": 224, "status": "ok", "latency_ms": {"p50": p50}}
+
+    rows = [row("L1", "fp32", 10.0), row("L1", "int8", 10.5), row("L4", "fp32", 700.0), row("L4", "int8", 350.0),
+            row("L2", "int8", 5.0), row("L1", "int8", 9.0, backend="ort-tensorrt")]
+    (warning,) = int8.slower_than_fp32(rows)
+    assert warning.startswith("L1 int8 on ort-cpu") and "10.50 ms vs 10.00 ms" in warning
