@@ -36,7 +36,8 @@ def main() -> int:
     load_after = os.getloadavg()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} `python benchmarks/int8_speed.py {' '.join(sys.argv[1:])}`")
     print(f"# CPU: {cpu_model()}; onnxruntime {_ort_version()}; {args.threads} threads; "
-          f"{args.rounds} interleaved rounds after {args.warmup} warm-up; medians; load average before {_load(load_before)}, after {_load(load_after)}")
+          f"{args.rounds} interleaved rounds after {args.warmup} warm-up; medians; "
+          f"load average before {_load(load_before)}, after {_load(load_after)}")
     print(to_markdown(args.artifacts, times))
     return 0
 

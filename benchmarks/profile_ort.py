@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 CONVERSIONS = ("QuantizeLinear", "DequantizeLinear")
-FLOAT_DATA_OPS = ("Concat", "Resize", "Relu", "MaxPool")
+FLOAT_DATA_OPS = ("Concat", "Resize", "Upsample", "Relu", "MaxPool")  # ORT names its float Resize kernel Upsample
 
 
 def main() -> int:
@@ -70,10 +70,17 @@ def kernel_events(trace: list[dict]) -> list[dict]:
         if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time") or e["ts"] < start:
             continue
         args = e.get("args", {})
-        inputs = args.get("input_type_shape") or [{}]
-        dtype = next(iter(inputs[0]), "?") if inputs[0] else "?"
-        events.append({"op": args.get("op_name", "?"), "type": dtype, "us": float(e["dur"])})
+        events.append({"op": args.get("op_name", "?"), "type": _data_type(args), "us": float(e["dur"])})
     return events
+
+
+def _data_type(args: dict) -> str:
+    """Element type of the first input of rank >= 3 (the data, not a QLinear* op's scale or zero point)."""
+    for entry in args.get("input_type_shape") or []:
+        for dtype, shape in entry.items():
+            if len(shape) >= 3:
+                return dtype
+    return "?"
 
 
 def share_table(events: list[dict], runs: int) -> tuple[list[dict], float]:
@@ -98,7 +105,7 @@ def is_outside_int8(op: str, dtype: str) -> bool:
 def to_markdown(rows: list[dict], outside: float) -> str:
     lines = ["| operator | reads | nodes | share of kernel time |", "|---|---|---:|---:|"]
     lines += [f"| {r['op']} | {r['type']} | {r['nodes']} | {r['share']:.1%} |" for r in rows]
-    lines.append(f"\noutside int8 kernels (Q/DQ + float Concat/Resize/Relu/MaxPool): {outside:.1%}")
+    lines.append(f"\noutside int8 kernels (Q/DQ + float Concat/Resize/Upsample/Relu/MaxPool): {outside:.1%}")
     return "\n".join(lines)
 
 
