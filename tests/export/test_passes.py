@@ -115,7 +115,8 @@ def test_fp16_keeps_overflowing_nodes_in_float32_and_says_why():
     out = parity.ort_outputs(converted, x)
     assert np.isfinite(out).all()
     naive, _ = fp16.to_fp16(graph, {})  # without ranges nothing is kept: the overflow shows
-    assert not np.isfinite(parity.ort_outputs(naive, x)).all() or np.abs(parity.ort_outputs(naive, x) - _eager(module, x)).max() > 1
+    naive_out = parity.ort_outputs(naive, x)
+    assert not np.isfinite(naive_out).all() or np.abs(naive_out - _eager(module, x)).max() > 1
     assert parity.compare(_eager(module, x), out)["max_abs_prob_err"] < 5e-3
 
 
@@ -158,7 +159,8 @@ def test_calibration_methods_really_differ(unet):
 
     def scales(method):
         q, _ = int8.quantize(graph, feeds, method=method)
-        return [float(onnx.numpy_helper.to_array(i)) for i in q.graph.initializer if i.name.endswith("_scale") and not i.dims]
+        scalars = [i for i in q.graph.initializer if i.name.endswith("_scale") and not i.dims]
+        return [float(onnx.numpy_helper.to_array(i)) for i in scalars]
 
     minmax, entropy, percentile = (scales(m) for m in int8.CALIB_METHODS)
     assert len(minmax) == len(entropy) == len(percentile) > 10
