@@ -149,3 +149,25 @@ def test_bench_warns_where_int8_is_not_faster_than_fp32():
             row("L2", "int8", 5.0), row("L1", "int8", 9.0, backend="ort-tensorrt")]
     (warning,) = int8.slower_than_fp32(rows)
     assert warning.startswith("L1 int8 on ort-cpu") and "10.50 ms vs 10.00 ms" in warning
+
+
+def test_onnx_runtime_would_run_convs_in_float_without_a_pair_between_conv_and_relu(sharp_l2, tmp_path):
+    """Why the artifact keeps a Q/DQ pair between Conv and ReLU, against NVIDIA's placement guide:
+    ORT fuses Conv -> Relu into a float FusedConv before its QDQ fusions, so no QLinearConv is left."""
+    _, q, _ = sharp_l2
+    nvidia = onnx.ModelProto()
+    nvidia.CopyFrom(q)
+    producer, _ = _maps(nvidia)
+    dropped = set()
+    for relu in nvidia.graph.node:
+        dq = producer.get(relu.input[0]) if relu.op_type == "Relu" else None
+        if dq is not None and dq.op_type == "DequantizeLinear":
+            quant = producer[dq.input[0]]
+            relu.input[0] = quant.input[0]
+            dropped.update((dq.name, quant.name))
+    kept = [n for n in nvidia.graph.node if n.name not in dropped]
+    del nvidia.graph.node[:]
+    nvidia.graph.node.extend(kept)
+    assert dropped and trt_check.check_graph(nvidia)["ok"]
+    ops = Counter(n.op_type for n in _ort_optimized(nvidia, tmp_path).graph.node)
+    assert ops["FusedConv"] >= len(dropped) // 2 and "QLinearConv" not in ops, ops
