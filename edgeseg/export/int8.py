@@ -213,16 +213,20 @@ def place_qdq(model, amax: dict[str, float], *, float_nodes: Iterable[str] = ())
         scale[classes.find(t)] = max(scale[classes.find(t)], _amax(t, (amax[t], amax[t])) if t in amax else 0.0)
 
     new_inits, new_nodes = [], []
+    done: set[str] = set()  # a weight shared by several Convs is quantized once
     for n in g.node:
         if n.op_type == "Conv" and n.name not in float_nodes and n.input[1] in weights:
             w = weights[n.input[1]]
+            n.input[1] = f"{w.name}_dequantized"
+            if w.name in done:
+                continue
+            done.add(w.name)
             q, s = _quantize_weight(nh.to_array(w), w.name)
             new_inits += [nh.from_array(q, f"{w.name}_quantized"), nh.from_array(s, f"{w.name}_scale"),
                           nh.from_array(np.zeros(len(s), np.int8), f"{w.name}_zero_point")]
             new_nodes.append(helper.make_node(
                 "DequantizeLinear", [f"{w.name}_quantized", f"{w.name}_scale", f"{w.name}_zero_point"],
                 [f"{w.name}_dequantized"], name=f"{w.name}_DequantizeLinear", axis=0))
-            n.input[1] = f"{w.name}_dequantized"
     for root in sorted({classes.find(t) for t in quantized}):
         new_inits += [nh.from_array(np.array(scale[root] / 127 or 1.0, np.float32), f"{root}_scale"),
                       nh.from_array(np.array(0, np.int8), f"{root}_zero_point")]

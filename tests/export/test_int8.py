@@ -171,3 +171,22 @@ def test_onnx_runtime_would_run_convs_in_float_without_a_pair_between_conv_and_r
     assert dropped and trt_check.check_graph(nvidia)["ok"]
     ops = Counter(n.op_type for n in _ort_optimized(nvidia, tmp_path).graph.node)
     assert ops["FusedConv"] >= len(dropped) // 2 and "QLinearConv" not in ops, ops
+
+
+def test_a_weight_shared_by_two_convs_is_quantized_once():
+    from onnx import TensorProto, helper
+    from onnx import numpy_helper as nh
+
+    w = nh.from_array(np.random.default_rng(0).standard_normal((3, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["input", "w"], ["a"], name="first", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["a"], ["b"], name="relu"),
+             helper.make_node("Conv", ["b", "w"], ["c"], name="second", pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["c", "w"], ["output"], name="third", pads=[1, 1, 1, 1])]
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in ("input", "output")]
+    graph = helper.make_model(helper.make_graph(nodes, "shared", io[:1], io[1:], [w]),
+                              opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+    feeds = [{"input": np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)}]
+    q, _ = int8.quantize(graph, feeds)
+    passes.check(q)
+    assert [n.name for n in q.graph.node].count("w_DequantizeLinear") == 1
+    assert sum(n.input[1] == "w_dequantized" for n in q.graph.node if n.op_type == "Conv") == 2
