@@ -8,8 +8,8 @@ QLinear* or other ONNX Runtime-only operators (`trt_check` verifies this on ever
 Where the pairs go (`place_qdq`), so that data between convolutions stays int8:
 - every Conv reads quantized activations and weights (the one reading the image stays float,
   `input_convs`); its output is quantized, so ONNX Runtime fuses DQ -> Conv -> Q into QLinearConv;
-- MaxPool and Resize read and write one scale (their input's): ONNX Runtime runs MaxPool on int8 and
-  TensorRT propagates the pair across both;
+- MaxPool and Resize read and write one scale (their input's): ONNX Runtime drops the pair around
+  MaxPool (in `for_ort_cpu`'s graph) and TensorRT propagates it across both;
 - a Concat's inputs and output share one scale (TensorRT's placement guide: concatenation stays a
   copy in int8 only when all inputs have the output's scale; ONNX Runtime fuses it into QLinearConcat).
   Scales are joined into classes along these edges (union-find) and each class takes the largest
@@ -25,6 +25,7 @@ than fp32 on AVX2 without VNNI) and cannot keep a ReLU on int8 with zero point 0
 the artifact into the graph ONNX Runtime's CPU provider runs fastest (uint8, zero point 0, ReLU folded
 into the quantization), identical within the calibrated ranges. `quantize` and both passes are pure.
 """
+
 from __future__ import annotations
 
 import contextlib
