@@ -8,6 +8,7 @@ per level, the ground-truth IoU of fp32 and int8 on the parity images, the drop,
 mask pixels that flip against fp32: the figures `edgeseg export` stores in each artifact's parity.
 
     python benchmarks/int8_input.py [--checkpoint runs/demo/train/best.json] [--work /tmp/int8_input]
+                                    [--size 64] [--modes float,int8]
 """
 
 from __future__ import annotations
@@ -21,21 +22,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import edgeseg.export.int8 as int8  # noqa: E402
 from edgeseg.export import export_bundle  # noqa: E402
 
-CALIB = "synthetic:nuclei?n=32&size=64&seed=500"  # what `edgeseg demo` calibrates and checks parity on
+CALIB = "synthetic:nuclei?n=32&size={size}&seed=500"  # what `edgeseg demo` calibrates and checks parity on
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, default=Path("runs/demo/train/best.json"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/int8_input"), help="bundles are written here")
+    ap.add_argument("--size", type=int, default=64, help="export and data size (the demo's: 64, --quick: 32)")
+    ap.add_argument("--modes", default="float,int8", help="input conv kept in float, quantized, or both")
     args = ap.parse_args()
     keep_float = int8.input_convs
     print("| input conv | level | IoU fp32 | IoU int8 | drop | pixels flipped |")
     print("|---|---|---:|---:|---:|---:|")
-    for mode in ("float", "int8"):
+    for mode in args.modes.split(","):
         int8.input_convs = keep_float if mode == "float" else (lambda model: [])
         manifest = export_bundle(args.checkpoint, args.work / mode, variants="all", precisions=("fp32", "int8"),
-                                 img_size=64, calib_data=CALIB, calib_images=24)
+                                 img_size=args.size, calib_data=CALIB.format(size=args.size), calib_images=24)
         for a in manifest.artifacts:
             if a.precision == "int8":
                 p = a.parity

@@ -80,7 +80,8 @@ def to_fp16(model, ranges: dict[str, float] | None = None, limit: float = FP16_S
     kept_names = {k["node"] for k in kept}
     for node in model.graph.node:
         if node.op_type in blocked_ops and node.name not in kept_names:
-            kept.append({"node": node.name, "op": node.op_type, "why": "kept float32 by the converter's default op block list"})
+            why = "kept float32 by the converter's default op block list"
+            kept.append({"node": node.name, "op": node.op_type, "why": why})
     import onnx
 
     source = onnx.ModelProto()

@@ -1,14 +1,29 @@
-"""fp32 graph -> int8 QDQ graph, calibrated with ONNX Runtime's calibrators.
+"""fp32 graph -> int8 QDQ graph: edgeseg places the Q/DQ pairs itself, on ONNX Runtime's calibrated ranges.
 
-Explicit quantization that both ONNX Runtime and TensorRT (10 with the INT8 flag, 11 strongly typed)
-read: QuantizeLinear/DequantizeLinear pairs around standard ONNX operators, symmetric int8
-activations (zero point 0), per-channel symmetric int8 weights, biases left in float32 (ORT would
-otherwise quantize them to int32, which TensorRT's DequantizeLinear does not take). The convolution
-that reads the image stays in float (`input_convs`). No QLinearConv
-or other ONNX Runtime-only fused operators (`trt_check` verifies this on every artifact).
+One artifact for ONNX Runtime and TensorRT (10 with the INT8 flag, 11 strongly typed): standard
+QuantizeLinear/DequantizeLinear pairs, int8 with zero point 0 (TensorRT's only activation format),
+per-channel symmetric int8 weights, float32 biases (TensorRT's DequantizeLinear takes no int32). No
+QLinear* or other ONNX Runtime-only operators (`trt_check` verifies this on every artifact).
 
-`quantize` is a pure function of (graph, calibration feeds); ONNX Runtime's API only writes to a
-path, so it works in a private temporary folder and returns the loaded graph.
+Where the pairs go (`place_qdq`), so that data between convolutions stays int8:
+- every Conv reads quantized activations and weights (the one reading the image stays float,
+  `input_convs`); its output is quantized, so ONNX Runtime fuses DQ -> Conv -> Q into QLinearConv;
+- MaxPool and Resize read and write one scale (their input's): ONNX Runtime drops the pair around
+  MaxPool (in `for_ort_cpu`'s graph) and TensorRT propagates it across both;
+- a Concat's inputs and output share one scale (TensorRT's placement guide: concatenation stays a
+  copy in int8 only when all inputs have the output's scale; ONNX Runtime fuses it into QLinearConcat).
+  Scales are joined into classes along these edges (union-find) and each class takes the largest
+  calibrated range of its members;
+- a ReLU after a Conv reads and writes its Conv output's scale. NVIDIA's guide would put no pair
+  between Conv and ReLU (TensorRT fuses Conv+ReLU+Q either way); ONNX Runtime however fuses a
+  Conv -> ReLU that has no Q between them into a float FusedConv before its QDQ fusions run, so every
+  convolution would run in float. The pair stays: the compromise both backends run in int8.
+- graph outputs are never quantized: the last layer returns float logits.
+
+ONNX Runtime's x86 int8 kernels want uint8 activations (its int8 x int8 QLinearConv is 3x slower
+than fp32 on AVX2 without VNNI) and cannot keep a ReLU on int8 with zero point 0; `for_ort_cpu` turns
+the artifact into the graph ONNX Runtime's CPU provider runs fastest (uint8, zero point 0, ReLU folded
+into the quantization), identical within the calibrated ranges. `quantize` and both passes are pure.
 """
 
 from __future__ import annotations
@@ -17,7 +32,8 @@ import contextlib
 import io
 import logging
 import tempfile
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +47,10 @@ CALIB_OPTIONS: dict[str, dict[str, Any]] = {
     "entropy": {"num_bins": 2048, "num_quantized_bins": 128},
     "percentile": {"num_bins": 2048, "percentile": 99.999},
 }
+
+
+INT8_OPS = ("Conv", "MaxPool", "Resize", "Concat")  # read and write int8 in the placed graph
+SAME_SCALE_OPS = ("MaxPool", "Resize", "Concat", "Relu")  # input(s) and output share one scale
 
 
 class _Feeds:
@@ -76,66 +96,294 @@ def quantize(
     on_feed: Callable[[int, int], None] | None = None,
 ):
     """Return (QDQ graph, details) calibrated on `feeds` (each {"input": NCHW float32})."""
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
-
     from ..errors import EdgesegError
-    from .passes import drop_output_qdq
 
     if method not in CALIB_METHODS:
         raise EdgesegError(f"calibration method {method!r} not in {', '.join(CALIB_METHODS)}")
     if not feeds:
         raise EdgesegError("int8 calibration needs at least one image; pass --calib-data and --calib-images")
-    options = {
-        "ActivationSymmetric": True,
-        "WeightSymmetric": True,
-        "QuantizeBias": False,
-        "ForceQuantizeNoInputCheck": True,
+    ranges = calibrate(model, feeds, method=method, on_feed=on_feed)
+    keep_float = input_convs(model)
+    quantized = place_qdq(model, ranges, float_nodes=keep_float)
+    details: dict[str, Any] = {
+        "calibration": {"method": method, "images": int(sum(f["input"].shape[0] for f in feeds))},
+        "quantization": "QDQ; int8 activations symmetric per tensor, one scale across Concat/MaxPool/Resize/ReLU; "
+                        "int8 weights symmetric per channel; float32 bias",
+        "quantized_tensors": sum(n.op_type == "QuantizeLinear" for n in quantized.graph.node),
+        "float_nodes": dict.fromkeys(keep_float, "reads the image: int8 input quantization cost ~0.19 IoU on UNet#"),
     }
+    return quantized, details
+
+
+def calibrate(
+    model,
+    feeds: list[dict[str, np.ndarray]],
+    *,
+    method: str = "minmax",
+    on_feed: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """Calibrated range max |x| of every float tensor of `model`, from ONNX Runtime's calibrator.
+
+    A range that is not a finite number (NaN or inf in the images, or an activation that overflows)
+    raises `EdgesegError` naming the tensor, instead of ONNX Runtime's `AssertionError: scale issue`.
+    """
+    from onnxruntime.quantization import CalibrationMethod
+    from onnxruntime.quantization.calibrate import create_calibrator
+
     calib_method = {
         "minmax": CalibrationMethod.MinMax,
         "entropy": CalibrationMethod.Entropy,
         "percentile": CalibrationMethod.Percentile,
     }[method]
-    with tempfile.TemporaryDirectory(prefix="edgeseg-int8-") as tmp:
-        src, out, cache = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx", Path(tmp) / "ranges.json"
+    with tempfile.TemporaryDirectory(prefix="edgeseg-int8-") as tmp, _quiet():
+        src = Path(tmp) / "fp32.onnx"
         src.write_bytes(model.SerializeToString())
-        with _quiet():
-            # Calibrate here rather than inside quantize_static: it cannot pass histogram sizes, and
-            # its entropy default (128 bins for 128 quantized bins) leaves a single candidate
-            # threshold, the full range, so "entropy" would silently equal "minmax".
-            calibrator = create_calibrator(
-                src,
-                None,
-                augmented_model_path=str(Path(tmp) / "augmented.onnx"),
-                calibrate_method=calib_method,
-                extra_options=CALIB_OPTIONS[method],
-            )
-            calibrator.collect_data(_Feeds(feeds, on_feed))
-            save_tensors_data(calibrator.compute_data(), cache)
-            del calibrator
-            quantize_static(
-                src,
-                out,
-                None,
-                nodes_to_exclude=input_convs(model),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=calib_method,
-                extra_options=options,
-                calibration_cache_path=cache,
-            )
-        quantized = drop_output_qdq(onnx.load(str(out)))
-    details: dict[str, Any] = {
-        "calibration": {"method": method, "images": int(sum(f["input"].shape[0] for f in feeds))},
-        "quantization": "QDQ; int8 activations symmetric per tensor, int8 weights symmetric per channel, float32 bias",
-        "quantized_tensors": sum(n.op_type == "QuantizeLinear" for n in quantized.graph.node),
-        "float_nodes": dict.fromkeys(input_convs(model), "reads the image: int8 input quantization cost ~0.19 IoU on UNet#"),
-    }
-    return quantized, details
+        # ORT's own quantize_static cannot pass histogram sizes, and its entropy default (128 bins for
+        # 128 quantized bins) leaves a single candidate threshold, so "entropy" would equal "minmax".
+        calibrator = create_calibrator(
+            src,
+            None,
+            augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+            calibrate_method=calib_method,
+            extra_options=CALIB_OPTIONS[method],
+        )
+        calibrator.collect_data(_Feeds(feeds, on_feed))
+        data = calibrator.compute_data()
+        del calibrator
+    return {name: _amax(name, data[name].range_value) for name in data}
+
+
+def _amax(name: str, range_value) -> float:
+    from ..errors import EdgesegError
+
+    low, high = (float(np.asarray(v).max()) if np.asarray(v).size else 0.0 for v in range_value)
+    amax = max(abs(low), abs(high))
+    if not np.isfinite(amax):
+        raise EdgesegError(
+            f"int8 calibration: tensor {name!r} has a non-finite range ({low:g}..{high:g}); the calibration "
+            "images hold NaN or inf, or the model overflows on them: check --calib-data"
+        )
+    return amax
+
+
+def place_qdq(model, amax: dict[str, float], *, float_nodes: Iterable[str] = ()):
+    """Insert Q/DQ pairs into an fp32 graph (see the module docstring for where); returns a new graph.
+
+    `amax[t]` is the calibrated max |x| of tensor t; a class of tensors sharing one scale takes the
+    largest. A range of 0 (a tensor that is always zero) gets scale 1.
+    """
+    import onnx
+    from onnx import helper
+    from onnx import numpy_helper as nh
+
+    from .passes import toposort
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    float_nodes = set(float_nodes)
+    weights = {i.name: i for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    readers: dict[str, list] = defaultdict(list)
+    for n in g.node:
+        for i in n.input:
+            readers[i].append(n)
+    graph_outputs = {o.name for o in g.output}
+
+    def activation(t: str) -> bool:
+        return bool(t) and t in producer and t not in graph_outputs
+
+    quantized: set[str] = set()
+    for n in g.node:
+        if n.name in float_nodes or n.op_type not in INT8_OPS:
+            continue
+        data = n.input[:1] if n.op_type in ("Conv", "MaxPool", "Resize") else n.input
+        quantized.update(t for t in (*data, *n.output) if activation(t))
+    for n in g.node:  # a ReLU right after a quantized Conv keeps its output in int8 too
+        if n.op_type == "Relu" and n.input[0] in quantized and producer[n.input[0]].op_type == "Conv":
+            quantized.update(t for t in n.output if activation(t))
+
+    classes = _UnionFind(quantized)
+    for n in g.node:
+        if n.op_type in SAME_SCALE_OPS:
+            for t in n.input[:1] if n.op_type != "Concat" else n.input:
+                if t in quantized and n.output[0] in quantized:
+                    classes.union(t, n.output[0])
+    scale: dict[str, float] = defaultdict(float)
+    for t in quantized:
+        scale[classes.find(t)] = max(scale[classes.find(t)], _amax(t, (amax[t], amax[t])) if t in amax else 0.0)
+
+    new_inits, new_nodes = [], []
+    done: set[str] = set()  # a weight shared by several Convs is quantized once
+    for n in g.node:
+        if n.op_type == "Conv" and n.name not in float_nodes and n.input[1] in weights:
+            w = weights[n.input[1]]
+            n.input[1] = f"{w.name}_dequantized"
+            if w.name in done:
+                continue
+            done.add(w.name)
+            q, s = _quantize_weight(nh.to_array(w), w.name)
+            new_inits += [nh.from_array(q, f"{w.name}_quantized"), nh.from_array(s, f"{w.name}_scale"),
+                          nh.from_array(np.zeros(len(s), np.int8), f"{w.name}_zero_point")]
+            new_nodes.append(helper.make_node(
+                "DequantizeLinear", [f"{w.name}_quantized", f"{w.name}_scale", f"{w.name}_zero_point"],
+                [f"{w.name}_dequantized"], name=f"{w.name}_DequantizeLinear", axis=0))
+    for root in sorted({classes.find(t) for t in quantized}):
+        new_inits += [nh.from_array(np.array(scale[root] / 127 or 1.0, np.float32), f"{root}_scale"),
+                      nh.from_array(np.array(0, np.int8), f"{root}_zero_point")]
+    for t in sorted(quantized):
+        params = [f"{classes.find(t)}_scale", f"{classes.find(t)}_zero_point"]
+        new_nodes += [
+            helper.make_node("QuantizeLinear", [t, *params], [f"{t}_quantized"], name=f"{t}_QuantizeLinear"),
+            helper.make_node("DequantizeLinear", [f"{t}_quantized", *params], [f"{t}_dequantized"],
+                             name=f"{t}_DequantizeLinear"),
+        ]
+        for reader in readers[t]:
+            for k, name in enumerate(reader.input):
+                if name == t:
+                    reader.input[k] = f"{t}_dequantized"
+    g.node.extend(new_nodes)
+    used = {i for n in g.node for i in n.input}
+    kept = [i for i in g.initializer if i.name in used]
+    del g.initializer[:]
+    g.initializer.extend([*kept, *new_inits])
+    return toposort(out)
+
+
+def for_ort_cpu(model):
+    """The int8 artifact as ONNX Runtime's CPU provider runs it fastest; returns a new graph.
+
+    Two rewrites, exact for every value inside the calibrated ranges (quantization noise upstream can push
+    a few values past them; on the test's calibration images < 1% of the outputs differ, by < 1%):
+    - Conv -> Q -> DQ -> Relu -> Q (one scale) becomes Conv -> Q: with a uint8 zero point of 0 the
+      quantization's own clamp at 0 is the ReLU, and ONNX Runtime fuses DQ -> Conv -> Q into QLinearConv;
+    - every scale class whose tensors are all non-negative (ReLU outputs, and MaxPool/Resize/Concat of
+      them) switches to uint8 with zero point 0 and the same scale, the activation type ONNX Runtime's
+      x86 int8 kernels use (its int8 x int8 path is slower than float there). Values above the int8
+      range (> 127 steps) are no longer clipped at 127 steps: such values lie outside calibration.
+    The result is for ONNX Runtime's CPU provider only: TensorRT takes no uint8 Q/DQ.
+    """
+    import onnx
+    from onnx import numpy_helper as nh
+
+    from .passes import toposort
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    producer = {o: n for n in g.node for o in n.output}
+    readers: dict[str, list] = defaultdict(list)
+    for n in g.node:
+        for i in n.input:
+            readers[i].append(n)
+    drop: set[int] = set()
+    folded: set[str] = set()
+    for relu in g.node:
+        if relu.op_type != "Relu":
+            continue
+        dq = producer.get(relu.input[0])
+        q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+        conv = producer.get(q.input[0]) if q is not None and q.op_type == "QuantizeLinear" else None
+        after = readers[relu.output[0]]
+        if (conv is None or conv.op_type != "Conv" or len(readers[q.input[0]]) != 1 or len(readers[q.output[0]]) != 1
+                or len(after) != 1 or after[0].op_type != "QuantizeLinear" or after[0].input[1:] != q.input[1:]):
+            continue
+        conv.output[0] = relu.output[0]
+        folded.add(relu.output[0])
+        drop.update((id(q), id(dq), id(relu)))
+    kept = [n for n in g.node if id(n) not in drop]
+    del g.node[:]
+    g.node.extend(kept)
+
+    producer = {o: n for n in g.node for o in n.output}
+    memo: dict[str, bool] = {}
+
+    def non_negative(t: str) -> bool:
+        if t not in memo:
+            n = producer.get(t)
+            op = n.op_type if n is not None else None
+            if op == "Relu":
+                memo[t] = True
+            elif op == "Conv":
+                memo[t] = t in folded
+            elif op in ("QuantizeLinear", "DequantizeLinear", "MaxPool") or (op == "Resize" and _mode(n) != "cubic"):
+                memo[t] = non_negative(n.input[0])
+            elif op == "Concat":
+                memo[t] = all(non_negative(i) for i in n.input)
+            else:
+                memo[t] = False
+        return memo[t]
+
+    users: dict[str, list] = defaultdict(list)
+    for n in g.node:
+        if n.op_type == "QuantizeLinear" and len(n.input) > 2:
+            users[n.input[2]].append(n)
+    inits = {i.name: i for i in g.initializer}
+    for name, quantizers in users.items():
+        zp = inits.get(name)
+        if zp is None or zp.data_type != onnx.TensorProto.INT8 or nh.to_array(zp).any():
+            continue
+        if all(non_negative(q.input[0]) for q in quantizers):
+            zp.CopyFrom(nh.from_array(np.zeros(tuple(zp.dims), np.uint8), name))
+    return toposort(out)
+
+
+def slower_than_fp32(rows: list[dict]) -> list[str]:
+    """Bench warnings: one per int8 row whose median latency is not below its fp32 row's.
+
+    `rows` are `edgeseg bench` rows ({"model", "variant", "precision", "backend", "batch", "img_size",
+    "status", "latency_ms": {"p50"}}); int8 is compared with fp32 of the same model, variant, backend,
+    batch and size. On CPUs without int8 dot-product instructions (AVX-512 VNNI / AVX-VNNI) and on
+    small graphs the Q/DQ conversions can cost what the int8 convolutions save.
+    """
+    def key(row):
+        return row["model"], row["variant"], row["backend"], row["batch"], row["img_size"]
+
+    ok = [r for r in rows if r.get("status") == "ok" and (r.get("latency_ms") or {}).get("p50")]
+    fp32 = {key(r): r["latency_ms"]["p50"] for r in ok if r["precision"] == "fp32"}
+    warnings = []
+    for r in ok:
+        base = fp32.get(key(r)) if r["precision"] == "int8" else None
+        if base is not None and r["latency_ms"]["p50"] >= base:
+            where = f"{r['variant']} int8 on {r['backend']} (batch {r['batch']}, {r['img_size']} px)"
+            warnings.append(f"{where} is not faster than fp32: {r['latency_ms']['p50']:.2f} ms vs {base:.2f} ms; "
+                            "this CPU's int8 kernels do not pay off here, use fp32")
+    return warnings
+
+
+def _quantize_weight(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel symmetric int8: (int8 weights, float32 scales)."""
+    from ..errors import EdgesegError
+
+    if not np.isfinite(w).all():
+        raise EdgesegError(f"int8: weight {name!r} holds NaN or inf; the checkpoint is damaged")
+    peak = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
+    scale = np.where(peak > 0, peak / 127, 1.0).astype(np.float32)
+    q = np.clip(np.round(w / scale.reshape(-1, *([1] * (w.ndim - 1)))), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def _mode(node) -> str:
+    for a in node.attribute:
+        if a.name == "mode":
+            return a.s.decode()
+    return "nearest"
+
+
+class _UnionFind:
+    def __init__(self, items: Iterable[str]):
+        self.parent = {i: i for i in items}
+
+    def find(self, item: str) -> str:
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)  # deterministic: the smaller name names the class
 
 
 def input_convs(model) -> list[str]:
