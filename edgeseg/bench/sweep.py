@@ -80,7 +80,26 @@ def run_sweep(targets: list[Target], plan: SweepPlan, images: Images, log=print)
                             row = _row(t, variant, precision, backend, batch, plan, images, reference, power, log)
                             rows.append(row)
                             warnings += row.warnings
-    return rows, warnings
+    return rows, warnings + int8_not_faster(rows)
+
+
+def int8_not_faster(rows: list[BenchRow]) -> list[str]:
+    """One warning per int8 row whose median latency is not below the fp32 row of the same model, variant,
+    backend, batch and size. On CPUs without int8 dot-product instructions (AVX-512 VNNI / AVX-VNNI), and
+    on small graphs, the Q/DQ conversions can cost what the int8 convolutions save."""
+    def key(row: BenchRow) -> tuple:
+        return row.model, row.variant, row.backend, row.batch, row.img_size
+
+    timed = [r for r in rows if r.ok and r.latency_ms is not None]
+    fp32 = {key(r): r.latency_ms.p50 for r in timed if r.precision == "fp32"}
+    warnings = []
+    for r in timed:
+        base = fp32.get(key(r)) if r.precision == "int8" else None
+        if base is not None and r.latency_ms.p50 >= base:
+            warnings.append(f"{r.variant} int8 on {r.backend.short} (batch {r.batch}, {r.img_size} px) is not faster "
+                            f"than fp32: {r.latency_ms.p50:.2f} ms vs {base:.2f} ms; this CPU's int8 kernels do not "
+                            "pay off here, use fp32")
+    return warnings
 
 
 def _model_name(targets: list[Target]) -> str:

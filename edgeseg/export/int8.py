@@ -328,29 +328,6 @@ def for_ort_cpu(model):
     return toposort(out)
 
 
-def slower_than_fp32(rows: list[dict]) -> list[str]:
-    """Bench warnings: one per int8 row whose median latency is not below its fp32 row's.
-
-    `rows` are `edgeseg bench` rows ({"model", "variant", "precision", "backend", "batch", "img_size",
-    "status", "latency_ms": {"p50"}}); int8 is compared with fp32 of the same model, variant, backend,
-    batch and size. On CPUs without int8 dot-product instructions (AVX-512 VNNI / AVX-VNNI) and on
-    small graphs the Q/DQ conversions can cost what the int8 convolutions save.
-    """
-    def key(row):
-        return row["model"], row["variant"], row["backend"], row["batch"], row["img_size"]
-
-    ok = [r for r in rows if r.get("status") == "ok" and (r.get("latency_ms") or {}).get("p50")]
-    fp32 = {key(r): r["latency_ms"]["p50"] for r in ok if r["precision"] == "fp32"}
-    warnings = []
-    for r in ok:
-        base = fp32.get(key(r)) if r["precision"] == "int8" else None
-        if base is not None and r["latency_ms"]["p50"] >= base:
-            where = f"{r['variant']} int8 on {r['backend']} (batch {r['batch']}, {r['img_size']} px)"
-            warnings.append(f"{where} is not faster than fp32: {r['latency_ms']['p50']:.2f} ms vs {base:.2f} ms; "
-                            "this CPU's int8 kernels do not pay off here, use fp32")
-    return warnings
-
-
 def _quantize_weight(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Per output channel symmetric int8: (int8 weights, float32 scales)."""
     from ..errors import EdgesegError

@@ -60,3 +60,18 @@ def test_the_harness_reads_device_timings_from_the_runner_interface():
     assert tuple(timing.device) == DEVICE_STEPS
     assert timing.device["h2d"].p50 == 0.5 and timing.device["compute"].n == 4
     assert timing.device["compute"].max == 6.0  # read after each timed call: calls 3..6 after 2 warm-ups
+
+
+def test_int8_rows_not_faster_than_fp32_are_warned_about():
+    from edgeseg.bench.results import BenchRow
+    from edgeseg.bench.stats import LatencyStats
+
+    def row(variant, precision, p50, backend=Backend.ORT_CPU, status="ok"):
+        latency = LatencyStats(n=3, p50=p50, p90=p50, p99=p50, mean=p50, std=0.0, min=p50, max=p50, cv=0.0)
+        return BenchRow(model="unet_sharp", backend=backend, variant=variant, precision=precision, batch=1,
+                        img_size=224, status=status, latency_ms=latency)
+
+    rows = [row("L1", "fp32", 10.0), row("L1", "int8", 10.5), row("L4", "fp32", 700.0), row("L4", "int8", 350.0),
+            row("L2", "int8", 5.0), row("L1", "int8", 9.0, backend=Backend.ORT_TENSORRT)]
+    (warning,) = sweep.int8_not_faster(rows)
+    assert warning.startswith("L1 int8 on ort-cpu (batch 1, 224 px) is not faster than fp32: 10.50 ms vs 10.00 ms")

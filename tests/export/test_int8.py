@@ -140,17 +140,6 @@ def test_damaged_weights_are_named():
         int8._quantize_weight(np.array([[[[np.nan]]]], np.float32), "w")
 
 
-def test_bench_warns_where_int8_is_not_faster_than_fp32():
-    def row(variant, precision, p50, backend="ort-cpu"):
-        return {"model": "unet_sharp", "variant": variant, "precision": precision, "backend": backend, "batch": 1,
-                "img_size": 224, "status": "ok", "latency_ms": {"p50": p50}}
-
-    rows = [row("L1", "fp32", 10.0), row("L1", "int8", 10.5), row("L4", "fp32", 700.0), row("L4", "int8", 350.0),
-            row("L2", "int8", 5.0), row("L1", "int8", 9.0, backend="ort-tensorrt")]
-    (warning,) = int8.slower_than_fp32(rows)
-    assert warning.startswith("L1 int8 on ort-cpu") and "10.50 ms vs 10.00 ms" in warning
-
-
 def test_onnx_runtime_would_run_convs_in_float_without_a_pair_between_conv_and_relu(sharp_l2, tmp_path):
     """Why the artifact keeps a Q/DQ pair between Conv and ReLU, against NVIDIA's placement guide:
     ORT fuses Conv -> Relu into a float FusedConv before its QDQ fusions, so no QLinearConv is left."""
