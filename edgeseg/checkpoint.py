@@ -2,23 +2,30 @@
 
 `run/best.safetensors` + `run/best.json`; either path (or the stem `run/best`) names the checkpoint.
 The JSON holds the format tag, model name and config, recipe, normalisation, epoch, metrics and the
-sha256 of the weights file. Loading verifies the checksum, rebuilds the model from the registry and
-refuses any tensor whose name, shape or dtype differs from what that model expects.
+sha256 of the weights file. Loading verifies the checksum and the normalisation, sizes the model on
+the meta device before building it (a config asking for more than the weights file holds is refused
+unallocated), and refuses any tensor whose name, shape or dtype differs from what that model expects
+or that holds NaN or inf.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError
-from .files import atomic_path, sha256, write_json
-from .manifest import check_fields
+from .files import atomic_path, sha256, shown, write_json
+from .manifest import Normalization, check_fields
+from .typecheck import has_type, type_name
 
 FORMAT = "edgeseg.checkpoint/1"
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".bin", ".tar"}
+MEAN_RANGE = (-10.0, 10.0)  # pixels are in [0, 1] before normalisation: a mean far outside is a broken file
+STD_RANGE = (1e-4, 1e4)  # a tinier std sends (x - mean) / std to inf in float32
+SIZE_SLACK = 64 << 20  # bytes a sidecar's config may ask for beyond twice its weights file before it is refused
 
 
 @dataclass
@@ -40,6 +47,15 @@ class CheckpointInfo:
         size = self.recipe.get("img_size")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
             raise IntegrityError(f"recipe.img_size must be a positive integer, got {size!r:.60}")
+
+
+def check_normalization(norm: Normalization) -> None:
+    """Refuse a mean or std that is not finite or is so far out that every mask comes out empty."""
+    for name, values, (lo, hi) in (("mean", norm.mean, MEAN_RANGE), ("std", norm.std, STD_RANGE)):
+        for i, value in enumerate(values):
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise IntegrityError(f"normalization.{name}[{i}] must be a finite number in [{lo:g}, {hi:g}], "
+                                     f"got {value:g}")
 
 
 def paths(path: str | Path) -> tuple[Path, Path]:
@@ -80,9 +96,23 @@ def read_info(path: str | Path) -> CheckpointInfo:
         found = data.get("format") if isinstance(data, dict) else None
         raise IntegrityError(f"{sidecar.name}: not an edgeseg checkpoint (format {found!r}, expected {FORMAT!r})")
     try:
-        return CheckpointInfo(**data)
-    except (TypeError, IntegrityError) as exc:
-        raise IntegrityError(f"{sidecar.name}: malformed checkpoint sidecar ({exc})") from exc
+        info = CheckpointInfo(**_known_fields(data, CheckpointInfo))
+        if info.normalization:  # empty: not recorded (a model saved outside training); export then refuses it
+            check_normalization(Normalization.from_dict(info.normalization))
+        return info
+    except IntegrityError as exc:
+        raise IntegrityError(f"{shown(sidecar.name)}: malformed checkpoint sidecar ({exc})") from exc
+
+
+def _known_fields(data: dict, cls) -> dict:
+    """`data` if it names every required field of the dataclass `cls` and no other, else an error naming them."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    missing = [f.name for f in fields(cls)
+               if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
+    if unknown or missing:
+        raise IntegrityError(f"unknown field(s) {unknown}" if unknown else f"missing field(s) {missing}")
+    return data
 
 
 def load(path: str | Path, device: str = "cpu"):
@@ -98,6 +128,10 @@ def load(path: str | Path, device: str = "cpu"):
         raise IntegrityError(f"weights file {info.weights!r} named by the checkpoint is missing")
     if sha256(weights) != info.weights_sha256:
         raise IntegrityError(f"{weights.name}: sha256 mismatch, the weights file changed or is corrupted")
+    size = model_bytes(lambda: create_model(info.model, **info.config))
+    if size > 2 * weights.stat().st_size + SIZE_SLACK:  # small mismatches get the precise tensor message below
+        raise IntegrityError(f"{shown(weights.name)} holds {weights.stat().st_size:,} bytes but config {info.config} "
+                             f"describes a {info.model} of {size:,} bytes: the sidecar does not match its weights")
     model = create_model(info.model, **info.config)
     try:
         state = load_file(str(weights), device=device)
@@ -106,6 +140,15 @@ def load(path: str | Path, device: str = "cpu"):
     check_state(state, model.state_dict())
     model.load_state_dict(state)
     return model.to(device).eval(), info
+
+
+def model_bytes(build) -> int:
+    """Bytes of the parameters and buffers `build()` would allocate, counted on the meta device (nothing allocated)."""
+    import torch
+
+    with torch.device("meta"):
+        model = build()
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
 def check_state(state: dict, expected: dict) -> None:
@@ -119,6 +162,8 @@ def check_state(state: dict, expected: dict) -> None:
             raise IntegrityError(
                 f"tensor {name}: checkpoint has {tuple(got.shape)} {got.dtype}, model expects {tuple(ref.shape)} {ref.dtype}"
             )
+        if got.is_floating_point() and not got.isfinite().all():
+            raise IntegrityError(f"tensor {name} holds NaN or inf: the weights come from a diverged training")
 
 
 # --- resume state -----------------------------------------------------------------------------------
@@ -153,7 +198,8 @@ def load_resume(folder: str | Path) -> tuple[dict[str, Any], dict]:
 
     sidecar = Path(folder) / RESUME
     if not sidecar.is_file():
-        raise IntegrityError(f"{sidecar} not found: nothing to resume in {folder} (no epoch finished yet?)")
+        raise IntegrityError(f"{shown(sidecar)} not found: nothing to resume in {shown(folder)} (no epoch finished); "
+                             "run again without --resume to start over")
     try:
         state = json.loads(sidecar.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -11,8 +11,14 @@ from . import app
 
 
 def _pairs(values: list[str], what: str) -> dict[str, object]:
-    """key=value strings -> dict, values parsed as JSON where they can be (numbers, true/false)."""
+    """key=value strings -> dict, values parsed as JSON where they can be (numbers, true/false); NaN and
+    Infinity are refused, not read as numbers."""
     import json
+
+    from ..errors import EdgesegError
+
+    def refuse(constant: str):
+        raise EdgesegError(f"{what} {key}={constant}: values must be finite numbers")
 
     out: dict[str, object] = {}
     for item in values:
@@ -20,7 +26,7 @@ def _pairs(values: list[str], what: str) -> dict[str, object]:
         if not sep or not key:
             raise typer.BadParameter(f"{item!r}: write {what} as key=value")
         try:
-            out[key] = json.loads(value)
+            out[key] = json.loads(value, parse_constant=refuse)
         except json.JSONDecodeError:
             out[key] = value
     return out
