@@ -45,30 +45,38 @@ def predict_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..data.images import read_image, write_png
-    from ..errors import EdgesegInputError
+    from ..errors import EdgesegError, EdgesegInputError
+    from ..files import shown
     from ..runtime import Segmenter
-    from ..runtime.predict import collect_images, mask_png, output_names, overlay_png
+    from ..runtime.predict import (check_no_overwrite, check_threads, collect_images, mask_png, output_files,
+                                   output_names, overlay_png)
 
+    try:
+        check_threads(threads)
+    except EdgesegError as exc:
+        raise EdgesegError(f"--{exc}") from None
     files = collect_images(images)
-    names = output_names(files)
+    outputs = output_files(out, output_names(files), overlay)
+    check_no_overwrite(files, outputs)
     with Segmenter.from_bundle(bundle, backend.value, variant, precision.value if precision else None, threads=threads) as seg:
         binary = seg.artifact.output.shape[1] == 1
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task(f"segmenting on {seg.backend}", total=len(files))
             failed = []  # a bad image is reported and skipped; the others are still segmented
-            for path, name in zip(files, names):
+            for path, (mask_file, *overlay_file) in zip(files, outputs):
                 try:
                     image = read_image(path)
                     mask = seg.segment(image)
                 except EdgesegInputError as exc:
                     failed.append(path)
-                    progress.console.print(f"skipped {path}: {exc}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+                    progress.console.print(f"skipped {shown(path)}: {exc}", style="yellow", markup=False, highlight=False,
+                                           soft_wrap=True)
                 else:
-                    write_png(out / f"{name}.png", mask_png(mask, binary))
-                    if overlay:
-                        write_png(out / f"{name}.overlay.png", overlay_png(image, mask))
+                    write_png(mask_file, mask_png(mask, binary))
+                    if overlay_file:
+                        write_png(overlay_file[0], overlay_png(image, mask))
                 progress.advance(task)
-    typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {out} ({seg.backend}, {seg.artifact.key})")
+    typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {shown(out)} ({seg.backend}, {seg.artifact.key})")
     if failed:
-        raise EdgesegInputError(f"{len(failed)} of {len(files)} image(s) could not be segmented, first: {failed[0]}")
+        raise EdgesegInputError(f"{len(failed)} of {len(files)} image(s) could not be segmented, first: {shown(failed[0])}")

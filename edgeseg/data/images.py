@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EdgesegInputError
-from ..files import atomic_path
+from ..files import atomic_path, shown
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 MAX_PIXELS = 8192 * 8192  # 67 megapixels: larger inputs are refused (memory, and not a medical frame)
@@ -31,11 +32,14 @@ def check_tiff_shape(shape: tuple[int, ...]) -> None:
 def read_image(path: str | Path) -> np.ndarray:
     """HxW or HxWxC array in the file's own dtype (8- or 16-bit kept); alpha channels dropped."""
     path = Path(path)
+    name = shown(path.name)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise EdgesegInputError(f"{path.name}: unsupported image type; expected one of {', '.join(IMAGE_SUFFIXES)}")
+        raise EdgesegInputError(f"{name}: unsupported image type; expected one of {', '.join(IMAGE_SUFFIXES)}")
     from PIL import Image
 
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # opening a FIFO would wait for a writer forever
+            raise EdgesegInputError("not a regular file (a FIFO, device or socket?)")
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
@@ -49,11 +53,11 @@ def read_image(path: str | Path) -> np.ndarray:
                     img = img.convert("RGBA" if "A" in img.mode else "RGB")
                 array = np.asarray(img)
     except EdgesegInputError as exc:
-        raise EdgesegInputError(f"{path.name}: {exc}") from None
+        raise EdgesegInputError(f"{name}: {exc}") from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise EdgesegInputError(f"{path.name}: cannot read image ({exc})") from exc
+        raise EdgesegInputError(f"{name}: cannot read image ({exc})") from exc
     if array.size == 0:
-        raise EdgesegInputError(f"{path.name}: cannot read image (no pixel data)")
+        raise EdgesegInputError(f"{name}: cannot read image (no pixel data)")
     if array.dtype == bool:  # 1-bit images
         array = array.astype(np.uint8) * 255
     if array.ndim == 3 and array.shape[-1] in (2, 4):
@@ -61,7 +65,7 @@ def read_image(path: str | Path) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3):
-        raise EdgesegInputError(f"{path.name}: expected a 2-D gray or RGB image, got shape {array.shape}")
+        raise EdgesegInputError(f"{name}: expected a 2-D gray or RGB image, got shape {array.shape}")
     return array
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..data.images import IMAGE_SUFFIXES
 from ..errors import EdgesegError
+from ..files import shown
 
 OVERLAY_ALPHA = 0.5
+THREADS_PER_CORE = 4  # more ONNX Runtime threads than this per usable core only slows it down (or crashes it)
 _COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 200, 0], [200, 0, 255], [0, 220, 220]], np.uint8)
 
 
@@ -20,10 +23,13 @@ def collect_images(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
-                raise EdgesegError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+                raise EdgesegError(f"{shown(path)} holds no images ({', '.join(IMAGE_SUFFIXES)})")
             files.extend(found)
-        else:
+        elif path.is_file():
             files.append(path)
+        else:
+            raise EdgesegError(f"{shown(path)} is not a regular file (a FIFO, device or socket?); give image files "
+                               "or folders")
     if not files:
         raise EdgesegError("no images given")
     return files
@@ -34,9 +40,41 @@ def output_names(files: list[Path]) -> list[str]:
     seen: dict[str, Path] = {}
     for path in files:
         if path.stem in seen and seen[path.stem] != path:
-            raise EdgesegError(f"{seen[path.stem]} and {path} would both write {path.stem}.png; predict them into separate --out folders")
+            raise EdgesegError(f"{shown(seen[path.stem])} and {shown(path)} would both write {shown(path.stem)}.png; "
+                               "predict them into separate --out folders")
         seen[path.stem] = path
     return [p.stem for p in files]
+
+
+def output_files(out: Path, names: list[str], overlay: bool) -> list[list[Path]]:
+    """The files written for each input: NAME.png, and NAME.overlay.png with `overlay`."""
+    suffixes = (".png", ".overlay.png") if overlay else (".png",)
+    return [[out / f"{name}{suffix}" for suffix in suffixes] for name in names]
+
+
+def check_no_overwrite(files: list[Path], outputs: list[list[Path]]) -> None:
+    """Refuse an output that is one of the inputs (same path, a link to it, or the output folder = input folder)."""
+    inputs = {_identity(path): path for path in files}
+    for target in (t for group in outputs for t in group):
+        source = inputs.get(_identity(target))
+        if source is not None:
+            raise EdgesegError(f"writing {shown(target)} would overwrite the input image {shown(source)}; "
+                               "choose an output folder that holds none of the inputs")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def check_threads(threads: int) -> None:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if threads > THREADS_PER_CORE * cores:
+        raise EdgesegError(f"threads {threads} is more than {THREADS_PER_CORE} per usable CPU core ({cores} here); "
+                           f"use at most {THREADS_PER_CORE * cores}, or 0 for ONNX Runtime's default")
 
 
 def mask_png(mask: np.ndarray, binary: bool) -> np.ndarray:
