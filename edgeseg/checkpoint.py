@@ -174,6 +174,8 @@ def check_state(state: dict, expected: dict) -> None:
 # epoch whose JSON was written, and older tensor files are removed only after that.
 RESUME_FORMAT = "edgeseg.resume/1"
 RESUME = "resume.json"
+RESUME_FIELDS = {"epoch": int, "settings": dict, "model": str, "model_config": dict, "phase": int, "carried": list,
+                 "history": list, "best": dict, "optimizer": dict, "scheduler": dict | None, "scaler": dict | None}
 
 
 def save_resume(folder: str | Path, epoch: int, tensors: dict, state: dict[str, Any]) -> Path:
@@ -206,6 +208,10 @@ def load_resume(folder: str | Path) -> tuple[dict[str, Any], dict]:
         raise IntegrityError(f"{sidecar.name}: malformed resume state ({exc})") from exc
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise IntegrityError(f"{sidecar.name}: not an edgeseg resume state")
+    for key, hint in RESUME_FIELDS.items():
+        if key not in state or not has_type(state[key], hint):
+            raise IntegrityError(f"{sidecar.name}: field {key} must be {type_name(hint)}, "
+                                 f"got {state.get(key, 'nothing')!r:.60}")
     name = state.get("tensors", "")
     weights = sidecar.with_name(name)
     if Path(name).name != name or not weights.is_file():

@@ -7,7 +7,6 @@ from edgeseg import checkpoint
 from edgeseg.errors import IntegrityError
 from edgeseg.models import create_model
 
-
 NORM = {"color": "rgb", "mean": [0.5] * 3, "std": [0.25] * 3}
 
 

@@ -48,8 +48,15 @@ def predict_cmd(
     from ..errors import EdgesegError, EdgesegInputError
     from ..files import shown
     from ..runtime import Segmenter
-    from ..runtime.predict import (check_no_overwrite, check_threads, collect_images, mask_png, output_files,
-                                   output_names, overlay_png)
+    from ..runtime.predict import (
+        check_no_overwrite,
+        check_threads,
+        collect_images,
+        mask_png,
+        output_files,
+        output_names,
+        overlay_png,
+    )
 
     try:
         check_threads(threads)

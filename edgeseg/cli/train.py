@@ -24,7 +24,7 @@ def _pairs(values: list[str], what: str) -> dict[str, object]:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"{item!r}: write {what} as key=value")
+            raise EdgesegError(f"{what} {item!r}: write it as key=value")
         try:
             out[key] = json.loads(value, parse_constant=refuse)
         except json.JSONDecodeError:

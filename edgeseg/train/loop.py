@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,10 @@ import torch
 
 from .. import checkpoint
 from ..data import Augment, open_source, split
-from ..errors import EdgesegError
+from ..errors import EdgesegError, IntegrityError
 from ..files import append_line, exclusive, shown, write_text
 from ..metrics import Confusion
+from ..typecheck import has_type, type_name
 from .dataset import EpochSampler, SegmentationSet
 from .recipes import Phase, Recipe, recipe_for
 
@@ -215,6 +217,11 @@ def _settings(cfg: TrainConfig, saved: dict | None, out: Path) -> dict[str, Any]
                 "val_split": given["val_split"] if given["val_split"] is not None else 0.2,
                 "augment": True if given["augment"] is None else given["augment"]}
     settings = dict(saved["settings"])
+    hints = typing.get_type_hints(TrainConfig)
+    for key in IDENTITY:
+        if key not in settings or not has_type(settings[key], hints[key]):
+            raise IntegrityError(f"{checkpoint.RESUME}: settings.{key} must be {type_name(hints[key])}, "
+                                 f"got {settings.get(key, 'nothing')!r:.60}")
     for key, value in given.items():
         if value in (None, {}) or value == settings.get(key):
             continue

@@ -90,8 +90,10 @@ def test_non_finite_settings_are_refused(tmp_path, change, message):
 
 def test_resume_state_is_checked(tmp_path):
     tensors = {"model.w": torch.ones(2), "optim.0.exp_avg": torch.zeros(2), "rng.torch": torch.get_rng_state()}
-    checkpoint.save_resume(tmp_path, 1, tensors, {"history": []})
-    checkpoint.save_resume(tmp_path, 2, tensors, {"history": [1]})
+    state = {"settings": {}, "model": "unet", "model_config": {}, "phase": 0, "carried": [], "best": {},
+             "optimizer": {}, "scheduler": None, "scaler": None}
+    checkpoint.save_resume(tmp_path, 1, tensors, {**state, "history": []})
+    checkpoint.save_resume(tmp_path, 2, tensors, {**state, "history": [1]})
     assert sorted(p.name for p in tmp_path.glob("resume-*")) == ["resume-0002.safetensors"]
     state, loaded = checkpoint.load_resume(tmp_path)
     assert state["epoch"] == 2 and state["history"] == [1] and torch.equal(loaded["model.w"], torch.ones(2))
@@ -101,6 +103,18 @@ def test_resume_state_is_checked(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(IntegrityError, match="sha256"):
         checkpoint.load_resume(tmp_path)
+
+
+def test_an_edited_resume_state_is_refused_naming_the_field(tmp_path):
+    train(_cfg(tmp_path, "unet", epochs=1))
+    sidecar = tmp_path / "unet" / "resume.json"
+    good = json.loads(sidecar.read_text())
+    for change, message in (({"settings": "x"}, "field settings must be an object"),
+                            ({"settings": {**good["settings"], "options": 5}}, "settings.options must be an object"),
+                            ({"history": None}, "field history must be a list")):
+        sidecar.write_text(json.dumps({**good, **change}))
+        with pytest.raises(IntegrityError, match=message):
+            train(_cfg(tmp_path, "unet", epochs=2), resume=True)
 
 
 def test_optimizer_state_round_trip():
