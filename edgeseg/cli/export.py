@@ -41,24 +41,26 @@ def export_cmd(
     from rich.console import Console
 
     from ..export import export_bundle
+    from ..files import exclusive
 
     console = Console()
-    manifest = export_bundle(
-        checkpoint,
-        out,
-        variants=variants,
-        precisions=precision,
-        img_size=img_size,
-        batch=batch or 1,
-        dynamic_batch=dynamic_batch,
-        calib_data=calib_data,
-        calib_images=calib_images,
-        calib_method=calib_method.value,
-        parity_images=parity_images,
-        opset=opset,
-        target=target.value,
-        progress=True,
-    )
+    with exclusive(out, "a bundle"):
+        manifest = export_bundle(
+            checkpoint,
+            out,
+            variants=variants,
+            precisions=precision,
+            img_size=img_size,
+            batch=batch or 1,
+            dynamic_batch=dynamic_batch,
+            calib_data=calib_data,
+            calib_images=calib_images,
+            calib_method=calib_method.value,
+            parity_images=parity_images,
+            opset=opset,
+            target=target.value,
+            progress=True,
+        )
     console.print(_table(manifest, out))
     typer.echo("\nNext:")
     for line in next_commands(out, target.value, calib_data):
