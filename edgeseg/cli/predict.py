@@ -44,7 +44,7 @@ def predict_cmd(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..data.images import read_image, write_png
+    from ..data.images import read_image, write_png, write_png_rows
     from ..errors import EdgesegError, EdgesegInputError
     from ..files import shown
     from ..runtime import Segmenter
@@ -55,8 +55,9 @@ def predict_cmd(
         mask_png,
         output_files,
         output_names,
-        overlay_png,
+        overlay_rows,
     )
+    from ..runtime.preprocess import mask_at_size
 
     try:
         check_threads(threads)
@@ -74,7 +75,8 @@ def predict_cmd(
             for path, (mask_file, *overlay_file) in zip(files, outputs):
                 try:
                     image = read_image(path)
-                    mask = seg.segment(image)
+                    batch, (meta,) = seg.preprocess(image)  # seg.segment, without probabilities at the image size
+                    mask = mask_at_size(seg.infer(batch)[0], meta, seg.artifact.output_kind, seg.artifact.threshold)
                 except EdgesegInputError as exc:
                     failed.append(path)
                     progress.console.print(f"skipped {shown(path)}: {exc}", style="yellow", markup=False, highlight=False,
@@ -82,7 +84,7 @@ def predict_cmd(
                 else:
                     write_png(mask_file, mask_png(mask, binary))
                     if overlay_file:
-                        write_png(overlay_file[0], overlay_png(image, mask))
+                        write_png_rows(overlay_file[0], (*mask.shape, 3), overlay_rows(image, mask))
                 progress.advance(task)
     typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {shown(out)} ({seg.backend}, {seg.artifact.key})")
     if failed:

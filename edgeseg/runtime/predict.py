@@ -12,6 +12,7 @@ from ..errors import EdgesegError
 from ..files import shown
 
 OVERLAY_ALPHA = 0.5
+OVERLAY_BAND = 128  # rows blended at a time
 THREADS_PER_CORE = 4  # more ONNX Runtime threads than this per usable core only slows it down (or crashes it)
 _COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 200, 0], [200, 0, 255], [0, 220, 220]], np.uint8)
 
@@ -79,7 +80,7 @@ def check_threads(threads: int) -> None:
 
 def mask_png(mask: np.ndarray, binary: bool) -> np.ndarray:
     """Binary masks as 0/255 (visible in any viewer), class maps as class indices."""
-    return (mask * 255).astype(np.uint8) if binary else mask.astype(np.uint8)
+    return mask * np.uint8(255) if binary else mask.astype(np.uint8, copy=False)
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
@@ -98,8 +99,15 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
 
 def overlay_png(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The image with each foreground class blended in its colour."""
-    rgb = to_rgb8(image).astype(np.float32)
-    colors = _COLORS[np.minimum(mask, len(_COLORS) - 1)].astype(np.float32)
-    fg = (mask > 0)[..., None]
-    blended = np.where(fg, (1 - OVERLAY_ALPHA) * rgb + OVERLAY_ALPHA * colors, rgb)
-    return blended.round().astype(np.uint8)
+    return np.concatenate(list(overlay_rows(image, mask)))
+
+
+def overlay_rows(image: np.ndarray, mask: np.ndarray, band: int = OVERLAY_BAND):
+    """`overlay_png` a band of rows at a time (HxWx3 uint8 bands), for images too large to blend at once."""
+    for start in range(0, len(mask), band):
+        rows = slice(start, start + band)
+        rgb = to_rgb8(image[rows]).astype(np.float32)
+        part = mask[rows]
+        colors = _COLORS[np.minimum(part, len(_COLORS) - 1)].astype(np.float32)
+        blended = np.where((part > 0)[..., None], (1 - OVERLAY_ALPHA) * rgb + OVERLAY_ALPHA * colors, rgb)
+        yield blended.round().astype(np.uint8)
