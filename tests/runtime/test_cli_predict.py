@@ -92,27 +92,32 @@ def test_predict_refuses_to_overwrite_its_inputs(bundle, tmp_path):
     assert (images / "a.png").read_bytes() == before
 
 
+def _within(seconds, fn):
+    """fn(), or TimeoutError when it blocks longer (opening a FIFO waits for a writer forever)."""
+    import signal
+
+    def hung(*_):
+        raise TimeoutError(f"blocked for {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        return fn()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_a_fifo_is_refused_without_hanging(bundle, tmp_path):
     import os
-    import signal
 
     folder, _, _ = bundle
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
-
-    def hung(*_):
-        raise TimeoutError("reading a FIFO hung")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(20)
-    try:
-        result = invoke("predict", folder, fifo, "--out", tmp_path / "o", "--backend", "ort-cpu")
-        with pytest.raises(EdgesegInputError, match="pipe.png: not a regular file"):
-            read_image(fifo)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    result = _within(20, lambda: invoke("predict", folder, fifo, "--out", tmp_path / "o", "--backend", "ort-cpu"))
     assert result.exit_code == 2 and result.says("pipe.png is not a regular file"), result.output
+    with pytest.raises(EdgesegInputError, match="pipe.png: not a regular file"):
+        _within(20, lambda: read_image(fifo))
 
 
 def test_file_names_are_printed_escaped(bundle, tmp_path):
