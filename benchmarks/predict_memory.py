@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeseg.files import write_text  # noqa: E402
+from edgeseg.files import write_text  # noqa: E402, I001
 
 
 LAUNCH = """
@@ -43,8 +43,8 @@ main()
 def peak_rss(args: list[str]) -> int:
     """Peak RSS in bytes of `edgeseg ARGS` in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", LAUNCH, *args], env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+    done = subprocess.run([sys.executable, "-c", LAUNCH, *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)  # cwd: `-c` puts it first on sys.path
     if done.returncode != 0:
         raise SystemExit(f"edgeseg {' '.join(args)} failed: {done.stderr[-500:]}")
     return int(done.stderr.split()[-1])
@@ -90,11 +90,12 @@ def main() -> None:
                  "| run | peak MiB | baseline MiB | added MiB | added / decoded | peak / decoded |",
                  "|---|---:|---:|---:|---:|---:|"]
         for label, extra in (("masks", []), ("masks + --overlay", ["--overlay"])):
-            command = ["predict", str(bundle), "--backend", "ort-cpu", "--threads", "1", *extra]
             big, small = [], []
             for run in range(args.runs):
-                big.append(peak_rss([*command[:2], str(tmp / "large.png"), "--out", str(tmp / f"o{run}"), *command[2:]]))
-                small.append(peak_rss([*command[:2], str(tmp / "small.png"), "--out", str(tmp / f"s{run}"), *command[2:]]))
+                for image, peaks in (("large", big), ("small", small)):
+                    command = ["predict", str(bundle), str(tmp / f"{image}.png"), "--out", str(tmp / f"{image}{run}"),
+                               "--backend", "ort-cpu", "--threads", "1", *extra]
+                    peaks.append(peak_rss(command))
             peak, base = statistics.median(big), statistics.median(small)
             lines.append(f"| {label} | {peak / 2**20:.0f} | {base / 2**20:.0f} | {(peak - base) / 2**20:.0f} | "
                          f"{(peak - base) / decoded:.2f}x | {peak / decoded:.2f}x |")

@@ -155,13 +155,13 @@ def check_state(state: dict, expected: dict) -> None:
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
-        raise IntegrityError(f"checkpoint tensors do not match the model: missing {missing[:3]}, unexpected {extra[:3]}")
+        raise IntegrityError(f"checkpoint tensors do not match the model: missing {missing[:3]}, "
+                             f"unexpected {extra[:3]}")
     for name, ref in expected.items():
         got = state[name]
         if got.shape != ref.shape or got.dtype != ref.dtype:
-            raise IntegrityError(
-                f"tensor {name}: checkpoint has {tuple(got.shape)} {got.dtype}, model expects {tuple(ref.shape)} {ref.dtype}"
-            )
+            raise IntegrityError(f"tensor {name}: checkpoint has {tuple(got.shape)} {got.dtype}, "
+                                 f"model expects {tuple(ref.shape)} {ref.dtype}")
         if got.is_floating_point() and not got.isfinite().all():
             raise IntegrityError(f"tensor {name} holds NaN or inf: the weights come from a diverged training")
 
@@ -184,7 +184,8 @@ def save_resume(folder: str | Path, epoch: int, tensors: dict, state: dict[str, 
     folder = Path(folder)
     weights = folder / f"resume-{epoch:04d}.safetensors"
     with atomic_path(weights) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": RESUME_FORMAT})
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
+                  metadata={"format": RESUME_FORMAT})
     sidecar = write_json(folder / RESUME, {"format": RESUME_FORMAT, "epoch": epoch, "tensors": weights.name,
                                            "tensors_sha256": sha256(weights), **state})
     for old in folder.glob("resume-*.safetensors"):

@@ -32,9 +32,11 @@ def predict_cmd(
     bundle: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Bundle folder.")],
     images: Annotated[list[Path], typer.Argument(exists=True, help="Image files or folders of images.")],
     out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the mask PNGs.")],
-    backend: Annotated[Backend, typer.Option(help="Inference backend; auto picks the best that runs here.")] = Backend.auto,
+    backend: Annotated[Backend, typer.Option(help="Inference backend; auto picks the best that runs here.")] = (
+        Backend.auto),
     variant: Annotated[str | None, typer.Option(help="Deploy variant (default: the bundle's first).")] = None,
-    precision: Annotated[Precision | None, typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
+    precision: Annotated[Precision | None,
+                         typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
     overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with the mask in red.")] = False,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for ONNX Runtime (0: its default).")] = 0,
 ) -> None:
@@ -66,7 +68,8 @@ def predict_cmd(
     files = collect_images(images)
     outputs = output_files(out, output_names(files), overlay)
     check_no_overwrite(files, outputs)
-    with Segmenter.from_bundle(bundle, backend.value, variant, precision.value if precision else None, threads=threads) as seg:
+    chosen = precision.value if precision else None
+    with Segmenter.from_bundle(bundle, backend.value, variant, chosen, threads=threads) as seg:
         binary = seg.artifact.output.shape[1] == 1
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as progress:
@@ -79,8 +82,8 @@ def predict_cmd(
                     mask = mask_at_size(seg.infer(batch)[0], meta, seg.artifact.output_kind, seg.artifact.threshold)
                 except EdgesegInputError as exc:
                     failed.append(path)
-                    progress.console.print(f"skipped {shown(path)}: {exc}", style="yellow", markup=False, highlight=False,
-                                           soft_wrap=True)
+                    progress.console.print(f"skipped {shown(path)}: {exc}", style="yellow", markup=False,
+                                           highlight=False, soft_wrap=True)
                 else:
                     write_png(mask_file, mask_png(mask, binary))
                     if overlay_file:
@@ -88,4 +91,5 @@ def predict_cmd(
                 progress.advance(task)
     typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {shown(out)} ({seg.backend}, {seg.artifact.key})")
     if failed:
-        raise EdgesegInputError(f"{len(failed)} of {len(files)} image(s) could not be segmented, first: {shown(failed[0])}")
+        raise EdgesegInputError(f"{len(failed)} of {len(files)} image(s) could not be segmented, "
+                                f"first: {shown(failed[0])}")

@@ -20,7 +20,8 @@ PNG_BAND = 256  # rows converted or encoded at a time
 
 def check_pixels(height: int, width: int) -> None:
     if height * width > MAX_PIXELS:
-        raise EdgesegInputError(f"image of {height}x{width} pixels is over the {MAX_PIXELS:,}-pixel limit; downscale it first")
+        raise EdgesegInputError(f"image of {height}x{width} pixels is over the {MAX_PIXELS:,}-pixel limit; "
+                                "downscale it first")
 
 
 def check_tiff_shape(shape: tuple[int, ...]) -> None:

@@ -98,7 +98,8 @@ def compare(
     return result
 
 
-def require_fp32(result: dict[str, Any], what: str, max_err: float = FP32_MAX_PROB_ERR, max_flips: float = FP32_MAX_FLIPS) -> None:
+def require_fp32(result: dict[str, Any], what: str, max_err: float = FP32_MAX_PROB_ERR,
+                 max_flips: float = FP32_MAX_FLIPS) -> None:
     if not (result["max_abs_prob_err"] <= max_err and result["mask_flip_share"] <= max_flips):  # NaN fails
         raise EdgesegError(
             f"{what}: ONNX Runtime fp32 output differs from PyTorch (max abs prob error "

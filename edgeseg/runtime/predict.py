@@ -14,7 +14,8 @@ from ..files import shown
 OVERLAY_ALPHA = 0.5
 OVERLAY_BAND = 128  # rows blended at a time
 THREADS_PER_CORE = 4  # more ONNX Runtime threads than this per usable core only slows it down (or crashes it)
-_COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 200, 0], [200, 0, 255], [0, 220, 220]], np.uint8)
+_COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 200, 0], [200, 0, 255], [0, 220, 220]],
+                   np.uint8)
 
 
 def collect_images(paths: list[Path]) -> list[Path]:

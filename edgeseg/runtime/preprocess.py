@@ -69,7 +69,8 @@ def check(array: np.ndarray) -> np.ndarray:
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise EdgesegInputError("image contains NaN or Inf values")
         if lo < 0.0 or hi > 1.0:
-            raise EdgesegInputError(f"float images must hold values in [0, 1], got [{lo:g}, {hi:g}] (divide 8-bit data by 255)")
+            raise EdgesegInputError(f"float images must hold values in [0, 1], got [{lo:g}, {hi:g}] "
+                                    "(divide 8-bit data by 255)")
     return array
 
 

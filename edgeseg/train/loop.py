@@ -68,7 +68,8 @@ class TrainConfig:
                     raise EdgesegError(f"{what} {key} must be a finite number, got {value}")
 
 
-IDENTITY = ("model", "data", "epochs", "batch", "img_size", "lr", "seed", "val_split", "model_config", "options", "augment")
+IDENTITY = ("model", "data", "epochs", "batch", "img_size", "lr", "seed", "val_split", "model_config", "options",
+            "augment")
 
 
 @dataclass
@@ -143,8 +144,9 @@ def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, A
 
     console = _console(rank)
     if saved is None and rank == 0:
-        console.print(f"training {settings['model']} on {settings['data']}: {len(train_set)} train / {len(val_set)} val, "
-                      f"{epochs} epochs, batch {batch}x{world}, lr {lr:g}, device {device}", soft_wrap=True)
+        console.print(f"training {settings['model']} on {settings['data']}: {len(train_set)} train / "
+                      f"{len(val_set)} val, {epochs} epochs, batch {batch}x{world}, lr {lr:g}, device {device}",
+                      soft_wrap=True)
         for note in recipe.notes(config):
             console.print(note, soft_wrap=True)
     ddp = None
@@ -157,7 +159,8 @@ def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, A
             ddp = _wrap(run.model, recipe, device)
         size = phase.img_size or img_size
         started = time.perf_counter()
-        loss, parts, count = _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank, world, console)
+        loss, parts, count = _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg,
+                                          device, scaler, rank, world, console)
         _check_weights(run.model, epoch, lr)
         val = _evaluate(run.model, recipe, phase, val_set, norm, size, batch, device, cfg.workers)
         record = {"epoch": epoch + 1, "phase": phase.name, "img_size": size, "world": world, "samples": int(count),
@@ -225,8 +228,8 @@ def _settings(cfg: TrainConfig, saved: dict | None, out: Path) -> dict[str, Any]
     for key, value in given.items():
         if value in (None, {}) or value == settings.get(key):
             continue
-        raise EdgesegError(f"--resume continues the run as it was started: {key} was {settings.get(key)!r}, now {value!r}; "
-                           "drop the option or start a new run in another --out")
+        raise EdgesegError(f"--resume continues the run as it was started: {key} was {settings.get(key)!r}, "
+                           f"now {value!r}; drop the option or start a new run in another --out")
     return settings
 
 
@@ -315,7 +318,8 @@ def _loader(dataset, sampler, batch: int, workers: int, drop_last: bool):
                                        drop_last=drop_last, persistent_workers=False)
 
 
-def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank, world, console):
+def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank,
+                 world, console):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     augment = Augment() if settings["augment"] else None
@@ -329,8 +333,10 @@ def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, s
     model.train()
     amp = scaler.is_enabled()
     total, count, parts_sum = 0.0, 0, {}
-    columns = (TextColumn(f"epoch {epoch + 1}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not cfg.progress or not console.is_terminal) as progress:
+    columns = (TextColumn(f"epoch {epoch + 1}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
+    hidden = not cfg.progress or not console.is_terminal
+    with Progress(*columns, console=console, transient=True, disable=hidden) as progress:
         task = progress.add_task("train", total=len(loader), loss=float("nan"))
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)

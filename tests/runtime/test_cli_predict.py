@@ -16,12 +16,14 @@ def test_predict_writes_masks_and_overlays(bundle, tmp_path):
     folder, _, _ = bundle
     rng = np.random.default_rng(5)
     images = tmp_path / "images"
-    arrays = {"a": (rng.random((32, 32, 3)) * 255).astype(np.uint8), "b": (rng.random((20, 44)) * 65535).astype(np.uint16)}
+    arrays = {"a": (rng.random((32, 32, 3)) * 255).astype(np.uint8),
+              "b": (rng.random((20, 44)) * 65535).astype(np.uint16)}
     for name, array in arrays.items():
         write_png(images / f"{name}.png", array) if array.dtype == np.uint8 else _write16(images / f"{name}.png", array)
     (images / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["predict", str(folder), str(images), "--out", str(out), "--overlay", "--backend", "ort-cpu", "--threads", "1"])
+    result = runner.invoke(app, ["predict", str(folder), str(images), "--out", str(out), "--overlay",
+                                 "--backend", "ort-cpu", "--threads", "1"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["a.overlay.png", "a.png", "b.overlay.png", "b.png"]
     with Segmenter.from_bundle(folder, threads=1) as seg:
@@ -51,7 +53,8 @@ def test_predict_user_errors_are_one_line(bundle, tmp_path):
     (tmp_path / "y").mkdir()
     write_png(tmp_path / "x" / "same.png", np.zeros((4, 4), np.uint8))
     write_png(tmp_path / "y" / "same.png", np.zeros((4, 4), np.uint8))
-    result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x"), str(tmp_path / "y"), "--out", str(tmp_path / "o")])
+    result = runner.invoke(app, ["predict", str(folder), str(tmp_path / "x"), str(tmp_path / "y"),
+                                 "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "both write same.png" in result.output
     import tifffile
 

@@ -12,22 +12,26 @@ def _run(*args):
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):
+    nuclei = ["--data", "synthetic:nuclei?n=4&size=32"]
     cases = [
         (["unet", "--data", "synthetic:cells", "--out", str(tmp_path / "a")], "unknown synthetic dataset 'cells'"),
         (["unet", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "b")], "not found"),
-        (["nonet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "c")], "no training recipe for model 'nonet'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "d"), "-o", "x=1"], "recipe 'unet' has no option 'x'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "e"), "-c", "depth=3"], "bad config for model 'unet'"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--out", str(tmp_path / "f"), "--epochs", "1"], "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "g"), "--resume"], "nothing to resume"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "h"), "--lr", "0"], "--lr must be a positive finite number, got 0"),
-        (["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "i"), "-c", "width_mult=-1"], "width_mult must be a positive number"),
+        (["nonet", *nuclei, "--out", str(tmp_path / "c")], "no training recipe for model 'nonet'"),
+        (["unet", *nuclei, "--out", str(tmp_path / "d"), "-o", "x=1"], "recipe 'unet' has no option 'x'"),
+        (["unet", *nuclei, "--out", str(tmp_path / "e"), "-c", "depth=3"], "bad config for model 'unet'"),
+        (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--out", str(tmp_path / "f"), "--epochs", "1"],
+         "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
+        (["unet", *nuclei, "--out", str(tmp_path / "g"), "--resume"], "nothing to resume"),
+        (["unet", *nuclei, "--out", str(tmp_path / "h"), "--lr", "0"], "--lr must be a positive finite number, got 0"),
+        (["unet", *nuclei, "--out", str(tmp_path / "i"), "-c", "width_mult=-1"],
+         "width_mult must be a positive number"),
     ]
-    cases += [(["unet", "--data", "synthetic:nuclei?n=4&size=32", "--out", str(tmp_path / "j"), *args], message) for args, message in [
+    cases += [(["unet", *nuclei, "--out", str(tmp_path / "j"), *args], message) for args, message in [
         (["--lr", "inf"], "--lr must be a positive finite number, got inf"),
         (["--lr", "nan"], "--lr must be a positive finite number, got nan"),
         (["-c", "width_mult=Infinity"], "--config width_mult=Infinity: values must be finite numbers"),
         (["-o", "x=NaN"], "--option x=NaN: values must be finite numbers"),
+        (["-c", "width_mult"], "--config 'width_mult': write it as key=value"),
         (["-c", "width_mult=1000"], "GiB to train (weights, gradients, optimizer state)"),
     ]]
     for args, message in cases:

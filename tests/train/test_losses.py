@@ -70,10 +70,12 @@ def test_lovasz_hinge_is_zero_for_margin_and_has_gradient():
 def test_mixed_and_dice_bce_are_the_weighted_sums():
     rng = torch.Generator().manual_seed(0)
     logits, target = torch.randn(2, 1, 4, 4, generator=rng), (torch.rand(2, 1, 4, 4, generator=rng) > 0.5).float()
-    expected = 0.5 * losses.focal(logits, target) + losses.laplace_dice(logits, target) + 0.5 * losses.lovasz_hinge(logits, target)
+    expected = (0.5 * losses.focal(logits, target) + losses.laplace_dice(logits, target)
+                + 0.5 * losses.lovasz_hinge(logits, target))
     assert losses.mixed(logits, target).item() == pytest.approx(expected.item())
     bce = F.binary_cross_entropy_with_logits(logits, target)
-    assert losses.dice_bce(logits, target).item() == pytest.approx(0.5 * bce.item() + losses.laplace_dice(logits, target).item())
+    expected = 0.5 * bce.item() + losses.laplace_dice(logits, target).item()
+    assert losses.dice_bce(logits, target).item() == pytest.approx(expected)
 
 
 def test_structure_loss_applies_the_weights():

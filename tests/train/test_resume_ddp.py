@@ -18,8 +18,8 @@ ARGS = ["unet_sharp", "--data", "synthetic:nuclei?n=12&size=32&seed=3", "--epoch
 
 
 def _train(out, *extra, **kw):
-    return subprocess.Popen([sys.executable, "-m", "edgeseg", "train", *ARGS, "--out", str(out), *extra], env=ENV, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    return subprocess.Popen([sys.executable, "-m", "edgeseg", "train", *ARGS, "--out", str(out), *extra], env=ENV,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
 def _records(out):
@@ -63,13 +63,15 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     assert [r["epoch"] for r in b] == [1, 2, 3]
     for ra, rb in zip(a, b):
         _close(ra, rb)
-    wa, wb = load_file(str(tmp_path / "whole" / "last.safetensors")), load_file(str(tmp_path / "killed" / "last.safetensors"))
+    wa = load_file(str(tmp_path / "whole" / "last.safetensors"))
+    wb = load_file(str(tmp_path / "killed" / "last.safetensors"))
     assert all((wa[k] - wb[k]).abs().max() <= 1e-6 for k in wa if wa[k].is_floating_point())
 
 
 @pytest.mark.slow
 def test_ddp_two_gloo_processes(tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "edgeseg", "train",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "edgeseg",
+           "train",
            "unet", "--data", "synthetic:nuclei?n=11&size=32", "--out", str(tmp_path), "--epochs", "2", "--batch", "2",
            "--lr", "3e-3", "-c", "width_mult=0.125", "--device", "cpu", "--no-progress"]
     done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -143,7 +143,8 @@ def test_plnet_epl_stage1_then_both_with_stage1_learning(tmp_path):
 
     recipe = recipe_for("plnet")
     first, second = recipe.phases(4)
-    assert (first.name, first.stop, second.name, second.start, second.fresh_optimizer) == ("stage1", 2, "stage2", 2, False)
+    got = (first.name, first.stop, second.name, second.start, second.fresh_optimizer)
+    assert got == ("stage1", 2, "stage2", 2, False)
     model = create_model("plnet", width_mult=0.125, in_channels=1)
     x, y = torch.randn(2, 1, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
     loss, parts = recipe.loss(recipe.forward(model, x, second), y, second)
@@ -208,8 +209,10 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("model, options, epochs, stop_after", [("pgunet", {"stages": 2}, 4, 3), ("plnet", {"stage1_epochs": 1}, 3, 2)])
-def test_resume_inside_a_later_phase_matches_an_uninterrupted_run(tmp_path, monkeypatch, model, options, epochs, stop_after):
+@pytest.mark.parametrize("model, options, epochs, stop_after",
+                         [("pgunet", {"stages": 2}, 4, 3), ("plnet", {"stage1_epochs": 1}, 3, 2)])
+def test_resume_inside_a_later_phase_matches_an_uninterrupted_run(tmp_path, monkeypatch, model, options, epochs,
+                                                                  stop_after):
     from edgeseg.train import loop
 
     kw = dict(options=options, epochs=epochs, augment=True, data="synthetic:nuclei?n=6&size=32&seed=2")
