@@ -27,8 +27,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _new_file(path.parent, f".{path.name}.", ".tmp")
+    mode = tmp.stat().st_mode
     try:
         yield tmp
+        os.chmod(tmp, mode)  # a library may have created the file anew as 0600 (safetensors does)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -38,9 +38,13 @@ def test_written_files_honour_the_umask(tmp_path, umask):
     old = os.umask(umask)
     try:
         path = write_json(tmp_path / "m.json", {"x": 1})
+        with atomic_path(tmp_path / "w.bin") as tmp:  # a library that replaces the file, as safetensors does
+            tmp.unlink()
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600))
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "w.bin").stat().st_mode) == 0o666 & ~umask
 
 
 def test_a_second_writer_is_refused_naming_the_owner(tmp_path):
