@@ -111,7 +111,8 @@ def exclusive(folder: str | os.PathLike, what: str) -> Iterator[Path]:
     import fcntl
 
     folder = Path(folder).absolute()
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    if not folder.parent.exists():  # a parent that is a file fails below with "Not a directory"
+        folder.parent.mkdir(parents=True, exist_ok=True)
     lock = folder.parent / f".{folder.name}.lock"
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
