@@ -2,23 +2,27 @@
 
 `run/best.safetensors` + `run/best.json`; either path (or the stem `run/best`) names the checkpoint.
 The JSON holds the format tag, model name and config, recipe, normalisation, epoch, metrics and the
-sha256 of the weights file. Loading verifies the checksum, rebuilds the model from the registry and
-refuses any tensor whose name, shape or dtype differs from what that model expects.
+sha256 of the weights file. Loading verifies the checksum and the normalisation, sizes the model on
+the meta device before building it (a config asking for more than the weights file holds is refused
+unallocated), and refuses any tensor whose name, shape or dtype differs from what that model expects
+or that holds NaN or inf.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError
-from .files import atomic_path, sha256, write_json
-from .manifest import check_fields
+from .files import atomic_path, sha256, shown, write_json
+from .manifest import Normalization, check_fields
+from .typecheck import fits, type_name
 
 FORMAT = "edgeseg.checkpoint/1"
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".bin", ".tar"}
+SIZE_SLACK = 64 << 20  # bytes a sidecar's config may ask for beyond twice its weights file before it is refused
 
 
 @dataclass
@@ -80,9 +84,23 @@ def read_info(path: str | Path) -> CheckpointInfo:
         found = data.get("format") if isinstance(data, dict) else None
         raise IntegrityError(f"{sidecar.name}: not an edgeseg checkpoint (format {found!r}, expected {FORMAT!r})")
     try:
-        return CheckpointInfo(**data)
-    except (TypeError, IntegrityError) as exc:
-        raise IntegrityError(f"{sidecar.name}: malformed checkpoint sidecar ({exc})") from exc
+        info = CheckpointInfo(**_known_fields(data, CheckpointInfo))
+        if info.normalization:  # empty: not recorded (a model saved outside training); export then refuses it
+            Normalization.from_dict(info.normalization)  # finite, in range, the right count per colour
+        return info
+    except IntegrityError as exc:
+        raise IntegrityError(f"{shown(sidecar.name)}: malformed checkpoint sidecar ({exc})") from exc
+
+
+def _known_fields(data: dict, cls) -> dict:
+    """`data` if it names every required field of the dataclass `cls` and no other, else an error naming them."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    missing = [f.name for f in fields(cls)
+               if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
+    if unknown or missing:
+        raise IntegrityError(f"unknown field(s) {unknown}" if unknown else f"missing field(s) {missing}")
+    return data
 
 
 def load(path: str | Path, device: str = "cpu"):
@@ -98,6 +116,10 @@ def load(path: str | Path, device: str = "cpu"):
         raise IntegrityError(f"weights file {info.weights!r} named by the checkpoint is missing")
     if sha256(weights) != info.weights_sha256:
         raise IntegrityError(f"{weights.name}: sha256 mismatch, the weights file changed or is corrupted")
+    size = model_bytes(lambda: create_model(info.model, **info.config))
+    if size > 2 * weights.stat().st_size + SIZE_SLACK:  # small mismatches get the precise tensor message below
+        raise IntegrityError(f"{shown(weights.name)} holds {weights.stat().st_size:,} bytes but config {info.config} "
+                             f"describes a {info.model} of {size:,} bytes: the sidecar does not match its weights")
     model = create_model(info.model, **info.config)
     try:
         state = load_file(str(weights), device=device)
@@ -108,17 +130,28 @@ def load(path: str | Path, device: str = "cpu"):
     return model.to(device).eval(), info
 
 
+def model_bytes(build) -> int:
+    """Bytes of the parameters and buffers `build()` would allocate, counted on the meta device (nothing allocated)."""
+    import torch
+
+    with torch.device("meta"):
+        model = build()
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
 def check_state(state: dict, expected: dict) -> None:
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
-        raise IntegrityError(f"checkpoint tensors do not match the model: missing {missing[:3]}, unexpected {extra[:3]}")
+        raise IntegrityError(f"checkpoint tensors do not match the model: missing {missing[:3]}, "
+                             f"unexpected {extra[:3]}")
     for name, ref in expected.items():
         got = state[name]
         if got.shape != ref.shape or got.dtype != ref.dtype:
-            raise IntegrityError(
-                f"tensor {name}: checkpoint has {tuple(got.shape)} {got.dtype}, model expects {tuple(ref.shape)} {ref.dtype}"
-            )
+            raise IntegrityError(f"tensor {name}: checkpoint has {tuple(got.shape)} {got.dtype}, "
+                                 f"model expects {tuple(ref.shape)} {ref.dtype}")
+        if got.is_floating_point() and not got.isfinite().all():
+            raise IntegrityError(f"tensor {name} holds NaN or inf: the weights come from a diverged training")
 
 
 # --- resume state -----------------------------------------------------------------------------------
@@ -129,6 +162,8 @@ def check_state(state: dict, expected: dict) -> None:
 # epoch whose JSON was written, and older tensor files are removed only after that.
 RESUME_FORMAT = "edgeseg.resume/1"
 RESUME = "resume.json"
+RESUME_FIELDS = {"epoch": int, "settings": dict, "model": str, "model_config": dict, "phase": int, "carried": list,
+                 "history": list, "best": dict, "optimizer": dict, "scheduler": dict | None, "scaler": dict | None}
 
 
 def save_resume(folder: str | Path, epoch: int, tensors: dict, state: dict[str, Any]) -> Path:
@@ -137,7 +172,8 @@ def save_resume(folder: str | Path, epoch: int, tensors: dict, state: dict[str, 
     folder = Path(folder)
     weights = folder / f"resume-{epoch:04d}.safetensors"
     with atomic_path(weights) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": RESUME_FORMAT})
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
+                  metadata={"format": RESUME_FORMAT})
     sidecar = write_json(folder / RESUME, {"format": RESUME_FORMAT, "epoch": epoch, "tensors": weights.name,
                                            "tensors_sha256": sha256(weights), **state})
     for old in folder.glob("resume-*.safetensors"):
@@ -153,13 +189,18 @@ def load_resume(folder: str | Path) -> tuple[dict[str, Any], dict]:
 
     sidecar = Path(folder) / RESUME
     if not sidecar.is_file():
-        raise IntegrityError(f"{sidecar} not found: nothing to resume in {folder} (no epoch finished yet?)")
+        raise IntegrityError(f"{shown(sidecar)} not found: nothing to resume in {shown(folder)} (no epoch finished); "
+                             "run again without --resume to start over")
     try:
         state = json.loads(sidecar.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IntegrityError(f"{sidecar.name}: malformed resume state ({exc})") from exc
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise IntegrityError(f"{sidecar.name}: not an edgeseg resume state")
+    for key, hint in RESUME_FIELDS.items():
+        if key not in state or not fits(state[key], hint):
+            raise IntegrityError(f"{sidecar.name}: field {key} must be {type_name(hint)}, "
+                                 f"got {state.get(key, 'nothing')!r:.60}")
     name = state.get("tensors", "")
     weights = sidecar.with_name(name)
     if Path(name).name != name or not weights.is_file():

@@ -14,6 +14,7 @@ as the field's type, then `check_fields` runs.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -95,7 +96,9 @@ def fits(value, hint) -> bool:
     hint = typing.get_origin(hint) or hint
     if isinstance(value, bool) and hint in (int, float):
         return False
-    return isinstance(value, (int, float) if hint is float else hint)
+    if hint is float:  # a number field holds a finite number: NaN or inf would train or segment silently wrong
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, hint)
 
 
 def type_name(hint) -> str:
@@ -105,7 +108,7 @@ def type_name(hint) -> str:
         return limits[0].describe(base) if limits else type_name(base)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(type_name(h) for h in typing.get_args(hint))
-    names = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
+    names = {type(None): "null", bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: "an object", tuple: "a list", list: "a list"}
     return names.get(typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
 

@@ -64,3 +64,44 @@ def test_oversized_tiffs_are_refused_from_the_header(tmp_path, monkeypatch):
     monkeypatch.setattr(tifffile.TiffFile, "asarray", lambda *a, **k: pytest.fail("decoded before the check"))
     with pytest.raises(EdgesegInputError, match=r"stack.tif: expected a 2-D gray or RGB image, got shape \(30, 8, 8\)"):
         read_image(tmp_path / "stack.tif")
+
+
+def _traced_peak(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        return fn(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_large_image_is_read_and_written_without_extra_copies(tmp_path, monkeypatch):
+    import edgeseg.data.images
+
+    monkeypatch.setattr(edgeseg.data.images, "PNG_BAND", 32)  # bands small against this image, as at 8000x8000
+    rng = np.random.default_rng(3)
+    image = (rng.random((1200, 900, 3)) * 255).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "big.png", compress_level=1)
+    read, peak = _traced_peak(lambda: read_image(tmp_path / "big.png"))
+    np.testing.assert_array_equal(read, image)
+    assert peak < 1.3 * image.nbytes  # the array itself, and one band at a time besides (Pillow's way: 2x)
+    _, peak = _traced_peak(lambda: write_png(tmp_path / "out.png", image))
+    assert peak < 0.3 * image.nbytes  # a few bands
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), image)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (300, 2), (513, 40, 3)])
+def test_written_pngs_read_back_exactly(tmp_path, shape):
+    array = (np.random.default_rng(4).random(shape) * 255).astype(np.uint8)
+    write_png(tmp_path / "x.png", array)
+    with Image.open(tmp_path / "x.png") as img:
+        assert img.mode == ("L" if len(shape) == 2 else "RGB")
+        np.testing.assert_array_equal(np.asarray(img), array)
+
+
+def test_only_8_bit_gray_or_rgb_pngs_are_written(tmp_path):
+    for bad in (np.zeros((4, 4), np.uint16), np.zeros((4, 4, 4), np.uint8)):
+        with pytest.raises(EdgesegInputError, match="PNG"):
+            write_png(tmp_path / "x.png", bad)
+    assert not list(tmp_path.iterdir())

@@ -65,27 +65,29 @@ def export_cmd(
     from rich.console import Console
 
     from ..export import bundle, export_bundle
+    from ..files import exclusive
 
     console = Console()
-    for line in bundle.recover(out):  # an earlier export of this bundle was interrupted
-        typer.echo(f"{out}: {line}")
-    manifest = export_bundle(
-        checkpoint,
-        out,
-        variants=variants,
-        precisions=precision,
-        img_size=img_size,
-        batch=batch or 1,
-        dynamic_batch=dynamic_batch,
-        calib_data=calib_data,
-        calib_images=calib_images,
-        calib_method=calib_method.value,
-        parity_images=parity_images,
-        opset=opset,
-        target=target.value,
-        progress=True,
-        sign_key=sign_key,
-    )
+    with exclusive(out, "a bundle"):
+        for line in bundle.recover(out):  # an earlier export of this bundle was interrupted
+            typer.echo(f"{out}: {line}")
+        manifest = export_bundle(
+            checkpoint,
+            out,
+            variants=variants,
+            precisions=precision,
+            img_size=img_size,
+            batch=batch or 1,
+            dynamic_batch=dynamic_batch,
+            calib_data=calib_data,
+            calib_images=calib_images,
+            calib_method=calib_method.value,
+            parity_images=parity_images,
+            opset=opset,
+            target=target.value,
+            progress=True,
+            sign_key=sign_key,
+        )
     console.print(_table(manifest, out))
     typer.echo("\nNext:")
     for line in next_commands(out, target.value, calib_data):

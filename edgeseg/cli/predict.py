@@ -26,9 +26,11 @@ def predict_cmd(
     bundle: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Bundle folder.")],
     images: Annotated[list[Path], typer.Argument(exists=True, help="Image files or folders of images.")],
     out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the mask PNGs.")],
-    backend: Annotated[BackendChoice, typer.Option(help="Inference backend; auto picks the best that runs here.")] = BackendChoice.auto,
+    backend: Annotated[BackendChoice, typer.Option(help="Inference backend; auto picks the best that runs here.")] = (
+        BackendChoice.auto),
     variant: Annotated[str | None, typer.Option(help="Deploy variant (default: the bundle's first).")] = None,
-    precision: Annotated[Precision | None, typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
+    precision: Annotated[Precision | None,
+                         typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
     overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with the mask in red.")] = False,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for ONNX Runtime (0: its default).")] = 0,
     public_key: Annotated[Path | None, typer.Option(
@@ -41,32 +43,51 @@ def predict_cmd(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..data.images import read_image, write_png
-    from ..errors import EdgesegInputError
+    from ..data.images import read_image, write_png, write_png_rows
+    from ..errors import EdgesegError, EdgesegInputError
+    from ..files import shown
     from ..runtime import Segmenter
-    from ..runtime.predict import collect_images, mask_png, output_names, overlay_png
+    from ..runtime.predict import (
+        check_no_overwrite,
+        check_threads,
+        collect_images,
+        mask_png,
+        output_files,
+        output_names,
+        overlay_rows,
+    )
+    from ..runtime.preprocess import mask_at_size
 
+    try:
+        check_threads(threads)
+    except EdgesegError as exc:
+        raise EdgesegError(f"--{exc}") from None
     files = collect_images(images)
-    names = output_names(files)
-    with Segmenter.from_bundle(bundle, backend.value, variant, precision.value if precision else None, threads=threads,
+    outputs = output_files(out, output_names(files), overlay)
+    check_no_overwrite(files, outputs)
+    chosen = precision.value if precision else None
+    with Segmenter.from_bundle(bundle, backend.value, variant, chosen, threads=threads,
                               public_key=public_key) as seg:
         binary = seg.artifact.output.shape[1] == 1
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task(f"segmenting on {seg.backend}", total=len(files))
             failed = []  # a bad image is reported and skipped; the others are still segmented
-            for path, name in zip(files, names):
+            for path, (mask_file, *overlay_file) in zip(files, outputs):
                 try:
                     image = read_image(path)
-                    mask = seg.segment(image)
+                    batch, (meta,) = seg.preprocess(image)  # seg.segment, without probabilities at the image size
+                    mask = mask_at_size(seg.infer(batch)[0], meta, seg.artifact.output_kind, seg.artifact.threshold)
                 except EdgesegInputError as exc:
                     failed.append(path)
-                    progress.console.print(f"skipped {path}: {exc}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+                    progress.console.print(f"skipped {shown(path)}: {exc}", style="yellow", markup=False,
+                                           highlight=False, soft_wrap=True)
                 else:
-                    write_png(out / f"{name}.png", mask_png(mask, binary))
-                    if overlay:
-                        write_png(out / f"{name}.overlay.png", overlay_png(image, mask))
+                    write_png(mask_file, mask_png(mask, binary))
+                    if overlay_file:
+                        write_png_rows(overlay_file[0], (*mask.shape, 3), overlay_rows(image, mask))
                 progress.advance(task)
-    typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {out} ({seg.backend}, {seg.artifact.key})")
+    typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {shown(out)} ({seg.backend}, {seg.artifact.key})")
     if failed:
-        raise EdgesegInputError(f"{len(failed)} of {len(files)} image(s) could not be segmented, first: {failed[0]}")
+        raise EdgesegInputError(f"{len(failed)} of {len(files)} image(s) could not be segmented, "
+                                f"first: {shown(failed[0])}")

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import stat
+import struct
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EdgesegInputError
-from ..files import atomic_path
+from ..files import atomic_path, shown
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 MAX_PIXELS = 8192 * 8192  # 67 megapixels: larger inputs are refused (memory, and not a medical frame)
+PNG_BAND = 256  # rows converted or encoded at a time
 
 
 def check_pixels(height: int, width: int) -> None:
     if height * width > MAX_PIXELS:
-        raise EdgesegInputError(f"image of {height}x{width} pixels is over the {MAX_PIXELS:,}-pixel limit; downscale it first")
+        raise EdgesegInputError(f"image of {height}x{width} pixels is over the {MAX_PIXELS:,}-pixel limit; "
+                                "downscale it first")
 
 
 def check_tiff_shape(shape: tuple[int, ...]) -> None:
@@ -31,11 +37,14 @@ def check_tiff_shape(shape: tuple[int, ...]) -> None:
 def read_image(path: str | Path) -> np.ndarray:
     """HxW or HxWxC array in the file's own dtype (8- or 16-bit kept); alpha channels dropped."""
     path = Path(path)
+    name = shown(path.name)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise EdgesegInputError(f"{path.name}: unsupported image type; expected one of {', '.join(IMAGE_SUFFIXES)}")
+        raise EdgesegInputError(f"{name}: unsupported image type; expected one of {', '.join(IMAGE_SUFFIXES)}")
     from PIL import Image
 
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # opening a FIFO would wait for a writer forever
+            raise EdgesegInputError("not a regular file (a FIFO, device or socket?)")
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
@@ -47,13 +56,13 @@ def read_image(path: str | Path) -> np.ndarray:
                 check_pixels(img.height, img.width)  # from the header, before the pixels are decoded
                 if img.mode in ("P", "CMYK", "YCbCr", "LA", "PA"):
                     img = img.convert("RGBA" if "A" in img.mode else "RGB")
-                array = np.asarray(img)
+                array = _pixels(img)
     except EdgesegInputError as exc:
-        raise EdgesegInputError(f"{path.name}: {exc}") from None
+        raise EdgesegInputError(f"{name}: {exc}") from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise EdgesegInputError(f"{path.name}: cannot read image ({exc})") from exc
+        raise EdgesegInputError(f"{name}: cannot read image ({exc})") from exc
     if array.size == 0:
-        raise EdgesegInputError(f"{path.name}: cannot read image (no pixel data)")
+        raise EdgesegInputError(f"{name}: cannot read image (no pixel data)")
     if array.dtype == bool:  # 1-bit images
         array = array.astype(np.uint8) * 255
     if array.ndim == 3 and array.shape[-1] in (2, 4):
@@ -61,14 +70,61 @@ def read_image(path: str | Path) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3):
-        raise EdgesegInputError(f"{path.name}: expected a 2-D gray or RGB image, got shape {array.shape}")
+        raise EdgesegInputError(f"{name}: expected a 2-D gray or RGB image, got shape {array.shape}")
+    return array
+
+
+def _pixels(image) -> np.ndarray:
+    """`np.asarray(image)` a band of rows at a time: Pillow's own conversion passes through two more full copies."""
+    first = np.asarray(image.crop((0, 0, image.width, min(image.height, PNG_BAND))))
+    if image.height <= PNG_BAND:
+        return first
+    array = np.empty((image.height, *first.shape[1:]), first.dtype)
+    array[:PNG_BAND] = first
+    for top in range(PNG_BAND, image.height, PNG_BAND):
+        array[top : top + PNG_BAND] = np.asarray(image.crop((0, top, image.width, min(image.height, top + PNG_BAND))))
     return array
 
 
 def write_png(path: str | Path, array: np.ndarray) -> Path:
-    """Write an 8-bit gray or RGB PNG atomically."""
-    from PIL import Image
+    """Write an 8-bit gray (HxW) or RGB (HxWx3) PNG atomically."""
+    return write_png_rows(path, array.shape, (array[i : i + PNG_BAND] for i in range(0, len(array), PNG_BAND)))
 
-    with atomic_path(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG")
+
+def write_png_rows(path: str | Path, shape: tuple[int, ...], bands: Iterable[np.ndarray]) -> Path:
+    """Write an 8-bit PNG of `shape` (HxW or HxWx3) from bands of uint8 rows, top to bottom, atomically.
+
+    Only one band is held at a time: an image as large as MAX_PIXELS is written without a second copy
+    of it (Pillow would first convert it to its own 4-byte pixels). Rows use PNG's "Sub" filter.
+    """
+    height, width = shape[:2]
+    channels = shape[2] if len(shape) == 3 else 1
+    if channels not in (1, 3):
+        raise EdgesegInputError(f"a PNG is written from HxW or HxWx3 arrays, got shape {tuple(shape)}")
+    stride = width * channels
+    compressor = zlib.compressobj(6)
+    written = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        _png_chunk(f, b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0 if channels == 1 else 2, 0, 0, 0))
+        for band in bands:
+            if band.dtype != np.uint8 or band.shape[1:] != tuple(shape[1:]):
+                raise EdgesegInputError(f"PNG rows must be uint8 of shape (n, {', '.join(map(str, shape[1:]))}), "
+                                        f"got {band.dtype} {band.shape}")
+            rows = band.reshape(len(band), stride)
+            filtered = np.empty((len(rows), 1 + stride), np.uint8)
+            filtered[:, 0] = 1  # "Sub": each byte less the same byte of the pixel to its left
+            filtered[:, 1 : 1 + channels] = rows[:, :channels]
+            np.subtract(rows[:, channels:], rows[:, :-channels], out=filtered[:, 1 + channels :])
+            _png_chunk(f, b"IDAT", compressor.compress(filtered.tobytes()))
+            written += len(rows)
+        if written != height:
+            raise EdgesegInputError(f"PNG of {height} rows got {written}")
+        _png_chunk(f, b"IDAT", compressor.flush())
+        _png_chunk(f, b"IEND", b"")
     return Path(path)
+
+
+def _png_chunk(f, kind: bytes, data: bytes) -> None:
+    if data or kind != b"IDAT":
+        f.write(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data)))

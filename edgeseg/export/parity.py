@@ -3,7 +3,8 @@
 Reports max/mean absolute error of probabilities (sigmoid of one logit map, softmax over several),
 the share of pixels whose mask flips, the IoU between the two masks and, when ground-truth masks are
 given, the IoU of each against the truth. fp32 graphs must stay within `FP32_MAX_PROB_ERR` and
-`FP32_MAX_FLIPS` or the export fails; fp16 and int8 are reported.
+`FP32_MAX_FLIPS` or the export fails; fp16 and int8 are reported. A NaN in either output fails every
+precision: NaN compares false with any limit, so it would otherwise pass.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ def compare(
     """Parity of `output` against `reference` (both raw network outputs, NCHW)."""
     if reference.shape != output.shape:
         raise EdgesegError(f"output shape {output.shape} differs from the eager reference {reference.shape}")
+    for what, values in (("the eager PyTorch reference", reference), ("the exported graph's output", output)):
+        if np.isnan(values).any():
+            raise EdgesegError(f"{what} holds NaN for {np.isnan(values).any(axis=tuple(range(1, values.ndim))).sum()} "
+                               f"of {len(values)} image(s): the weights or the graph are broken")
     err = np.abs(probabilities(reference, kind) - probabilities(output, kind))
     ref_masks = masks_from_output(reference, kind, threshold)
     masks = masks_from_output(output, kind, threshold)
@@ -93,8 +98,9 @@ def compare(
     return result
 
 
-def require_fp32(result: dict[str, Any], what: str, max_err: float = FP32_MAX_PROB_ERR, max_flips: float = FP32_MAX_FLIPS) -> None:
-    if result["max_abs_prob_err"] > max_err or result["mask_flip_share"] > max_flips:
+def require_fp32(result: dict[str, Any], what: str, max_err: float = FP32_MAX_PROB_ERR,
+                 max_flips: float = FP32_MAX_FLIPS) -> None:
+    if not (result["max_abs_prob_err"] <= max_err and result["mask_flip_share"] <= max_flips):  # NaN fails
         raise EdgesegError(
             f"{what}: ONNX Runtime fp32 output differs from PyTorch (max abs prob error "
             f"{result['max_abs_prob_err']:.2e} > {max_err:g} or mask flips {result['mask_flip_share']:.4%} > "

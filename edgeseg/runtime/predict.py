@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..data.images import IMAGE_SUFFIXES
 from ..errors import EdgesegError
+from ..files import shown
 
 OVERLAY_ALPHA = 0.5
-_COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 200, 0], [200, 0, 255], [0, 220, 220]], np.uint8)
+OVERLAY_BAND = 128  # rows blended at a time
+THREADS_PER_CORE = 4  # more ONNX Runtime threads than this per usable core only slows it down (or crashes it)
+_COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 200, 0], [200, 0, 255], [0, 220, 220]],
+                   np.uint8)
 
 
 def collect_images(paths: list[Path]) -> list[Path]:
@@ -20,10 +25,13 @@ def collect_images(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
-                raise EdgesegError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+                raise EdgesegError(f"{shown(path)} holds no images ({', '.join(IMAGE_SUFFIXES)})")
             files.extend(found)
-        else:
+        elif path.is_file():
             files.append(path)
+        else:
+            raise EdgesegError(f"{shown(path)} is not a regular file (a FIFO, device or socket?); give image files "
+                               "or folders")
     if not files:
         raise EdgesegError("no images given")
     return files
@@ -34,14 +42,46 @@ def output_names(files: list[Path]) -> list[str]:
     seen: dict[str, Path] = {}
     for path in files:
         if path.stem in seen and seen[path.stem] != path:
-            raise EdgesegError(f"{seen[path.stem]} and {path} would both write {path.stem}.png; predict them into separate --out folders")
+            raise EdgesegError(f"{shown(seen[path.stem])} and {shown(path)} would both write {shown(path.stem)}.png; "
+                               "predict them into separate --out folders")
         seen[path.stem] = path
     return [p.stem for p in files]
 
 
+def output_files(out: Path, names: list[str], overlay: bool) -> list[list[Path]]:
+    """The files written for each input: NAME.png, and NAME.overlay.png with `overlay`."""
+    suffixes = (".png", ".overlay.png") if overlay else (".png",)
+    return [[out / f"{name}{suffix}" for suffix in suffixes] for name in names]
+
+
+def check_no_overwrite(files: list[Path], outputs: list[list[Path]]) -> None:
+    """Refuse an output that is one of the inputs (same path, a link to it, or the output folder = input folder)."""
+    inputs = {_identity(path): path for path in files}
+    for target in (t for group in outputs for t in group):
+        source = inputs.get(_identity(target))
+        if source is not None:
+            raise EdgesegError(f"writing {shown(target)} would overwrite the input image {shown(source)}; "
+                               "choose an output folder that holds none of the inputs")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def check_threads(threads: int) -> None:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if threads > THREADS_PER_CORE * cores:
+        raise EdgesegError(f"threads {threads} is more than {THREADS_PER_CORE} per usable CPU core ({cores} here); "
+                           f"use at most {THREADS_PER_CORE * cores}, or 0 for ONNX Runtime's default")
+
+
 def mask_png(mask: np.ndarray, binary: bool) -> np.ndarray:
     """Binary masks as 0/255 (visible in any viewer), class maps as class indices."""
-    return (mask * 255).astype(np.uint8) if binary else mask.astype(np.uint8)
+    return mask * np.uint8(255) if binary else mask.astype(np.uint8, copy=False)
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
@@ -60,8 +100,15 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
 
 def overlay_png(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The image with each foreground class blended in its colour."""
-    rgb = to_rgb8(image).astype(np.float32)
-    colors = _COLORS[np.minimum(mask, len(_COLORS) - 1)].astype(np.float32)
-    fg = (mask > 0)[..., None]
-    blended = np.where(fg, (1 - OVERLAY_ALPHA) * rgb + OVERLAY_ALPHA * colors, rgb)
-    return blended.round().astype(np.uint8)
+    return np.concatenate(list(overlay_rows(image, mask)))
+
+
+def overlay_rows(image: np.ndarray, mask: np.ndarray, band: int = OVERLAY_BAND):
+    """`overlay_png` a band of rows at a time (HxWx3 uint8 bands), for images too large to blend at once."""
+    for start in range(0, len(mask), band):
+        rows = slice(start, start + band)
+        rgb = to_rgb8(image[rows]).astype(np.float32)
+        part = mask[rows]
+        colors = _COLORS[np.minimum(part, len(_COLORS) - 1)].astype(np.float32)
+        blended = np.where((part > 0)[..., None], (1 - OVERLAY_ALPHA) * rgb + OVERLAY_ALPHA * colors, rgb)
+        yield blended.round().astype(np.uint8)

@@ -8,6 +8,10 @@ pads with black. The pixel path is training's own (`edgeseg.data.transforms`: sc
 colour, bilinear half-pixel resize, normalise), so a deployed model sees what it was trained and
 parity-checked on. Masks come back at the original size (probabilities resized the same way, then
 thresholded), so an image already at the model size gets exactly `metrics.masks_from_output`.
+
+Large images stay cheap: shrinking reads only the pixels the bilinear resize uses (never a float copy
+of the whole image), and growing back to the image size goes `BAND` rows at a time, with the same
+arithmetic as `transforms.resize_image`, so the results are identical to it.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import check_pixels, read_image
-from ..data.transforms import normalize, resize_image, to_color, to_unit
+from ..data.transforms import _axis_weights, normalize, resize_image, to_color, to_unit
 from ..errors import EdgesegInputError
-from ..normalization import Normalization
 from ..metrics import sigmoid
+from ..normalization import Normalization
 
 FITS = ("resize", "pad")
+BAND = 256  # output rows resized at a time when growing probabilities back to a large image
 _INTEGERS = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
@@ -64,36 +69,61 @@ def check(array: np.ndarray) -> np.ndarray:
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise EdgesegInputError("image contains NaN or Inf values")
         if lo < 0.0 or hi > 1.0:
-            raise EdgesegInputError(f"float images must hold values in [0, 1], got [{lo:g}, {hi:g}] (divide 8-bit data by 255)")
+            raise EdgesegInputError(f"float images must hold values in [0, 1], got [{lo:g}, {hi:g}] "
+                                    "(divide 8-bit data by 255)")
     return array
 
 
 def fit(image: np.ndarray, size: tuple[int, int], how: str = "resize") -> tuple[np.ndarray, Meta]:
     """HxWxC float image -> (model H)x(model W)xC and where the image sits in it."""
-    h, w = image.shape[:2]
-    H, W = size
+    region = _region(image.shape[:2], size, how)
+    return _place(resize_image(image, region[2:]), size, region), Meta(image.shape[:2], region)
+
+
+def _region(shape: tuple[int, int], size: tuple[int, int], how: str) -> tuple[int, int, int, int]:
+    (h, w), (H, W) = shape, size
     if how == "resize":
-        region = (0, 0, H, W)
-    elif how == "pad":
+        return 0, 0, H, W
+    if how == "pad":
         scale = min(H / h, W / w)
         rh, rw = max(1, min(H, round(h * scale))), max(1, min(W, round(w * scale)))
-        region = ((H - rh) // 2, (W - rw) // 2, rh, rw)
-    else:
-        raise EdgesegInputError(f"fit must be one of {FITS}, got {how!r}")
+        return (H - rh) // 2, (W - rw) // 2, rh, rw
+    raise EdgesegInputError(f"fit must be one of {FITS}, got {how!r}")
+
+
+def _place(inner: np.ndarray, size: tuple[int, int], region: tuple[int, int, int, int]) -> np.ndarray:
+    if region == (0, 0, *size):
+        return inner
     top, left, rh, rw = region
-    inner = resize_image(image, (rh, rw))
-    if region == (0, 0, H, W):
-        return inner, Meta((h, w), region)
-    out = np.zeros((H, W, image.shape[2]), dtype=np.float32)
+    out = np.zeros((*size, inner.shape[2]), dtype=np.float32)
     out[top : top + rh, left : left + rw] = inner
-    return out, Meta((h, w), region)
+    return out
+
+
+def _shrink(array: np.ndarray, size: tuple[int, int], color: str) -> np.ndarray:
+    """`resize_image(to_color(to_unit(array), color), size)`, converting only the pixels the resize reads."""
+    if size[0] * size[1] >= array.shape[0] * array.shape[1]:
+        return resize_image(to_color(to_unit(array), color), size)
+    return _bilinear(lambda rows, cols: to_color(to_unit(array[rows[:, None], cols]), color),
+                     _axis_weights(array.shape[0], size[0]), _axis_weights(array.shape[1], size[1]))
+
+
+def _bilinear(pixels, y_weights, x_weights) -> np.ndarray:
+    """Bilinear interpolation as in `resize_image`; `pixels(rows, cols)` gives the HxWxC float pixels there."""
+    ys, y0, y1 = y_weights
+    xs, x0, x1 = x_weights
+    ys, xs = ys[:, None, None], xs[None, :, None]
+    top = pixels(y0, x0) * (1 - xs) + pixels(y0, x1) * xs
+    bottom = pixels(y1, x0) * (1 - xs) + pixels(y1, x1) * xs
+    return (top * (1 - ys) + bottom * ys).astype(np.float32)
 
 
 def prepare(image, size: tuple[int, int], norm: Normalization, how: str = "resize") -> tuple[np.ndarray, Meta]:
     """One image (path or array) -> (CxHxW network input, Meta)."""
     array = check(load(image))
-    fitted, meta = fit(to_color(to_unit(array), norm.color), size, how)
-    return normalize(fitted, norm), meta
+    region = _region(array.shape[:2], size, how)
+    fitted = _place(_shrink(array, region[2:], norm.color), size, region)
+    return normalize(fitted, norm), Meta(array.shape[:2], region)
 
 
 def probabilities(output: np.ndarray, kind: str) -> np.ndarray:
@@ -113,11 +143,37 @@ def restore(probs: np.ndarray, meta: Meta) -> np.ndarray:
     crop = probs[:, top : top + rh, left : left + rw]
     if crop.shape[1:] == meta.size:
         return crop
-    return resize_image(crop.transpose(1, 2, 0), meta.size).transpose(2, 0, 1)
+    out = np.empty((crop.shape[0], *meta.size), np.float32)
+    for rows, band in _grown(crop, meta.size):
+        out[:, rows] = band
+    return out
 
 
 def to_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
     """CxHxW probabilities -> HxW uint8 mask: threshold for one channel, argmax for several."""
     if probs.shape[0] == 1:
-        return (probs[0] > threshold).astype(np.uint8)
+        return np.greater(probs[0], threshold).view(np.uint8)
     return probs.argmax(axis=0).astype(np.uint8)
+
+
+def mask_at_size(output: np.ndarray, meta: Meta, kind: str, threshold: float) -> np.ndarray:
+    """`to_mask(restore(probabilities(output, kind), meta), threshold)` without the probabilities at full size."""
+    top, left, rh, rw = meta.region
+    crop = probabilities(output, kind)[:, top : top + rh, left : left + rw]
+    if crop.shape[1:] == meta.size:
+        return to_mask(crop, threshold)
+    mask = np.empty(meta.size, np.uint8)
+    for rows, band in _grown(crop, meta.size):
+        mask[rows] = to_mask(band, threshold)
+    return mask
+
+
+def _grown(crop: np.ndarray, size: tuple[int, int]):
+    """(rows, CxBANDxW probabilities): `crop` resized to `size`, a band of rows at a time, top to bottom."""
+    planes = crop.transpose(1, 2, 0)
+    ys, y0, y1 = _axis_weights(crop.shape[1], size[0])
+    x_weights = _axis_weights(crop.shape[2], size[1])
+    for start in range(0, size[0], BAND):
+        rows = slice(start, start + BAND)
+        band = _bilinear(lambda r, c: planes[r[:, None], c], (ys[rows], y0[rows], y1[rows]), x_weights)
+        yield rows, band.transpose(2, 0, 1)

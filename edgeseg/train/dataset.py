@@ -45,7 +45,8 @@ class EpochSampler(torch.utils.data.Sampler):
         self.epoch = 0
 
     def _order(self) -> list[int]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n) if self.shuffle else np.arange(self.n)
+        shuffled = self.shuffle
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n) if shuffled else np.arange(self.n)
         pad = (-len(order)) % self.world
         order = np.concatenate([order, order[:pad]])
         return order[self.rank::self.world].tolist()

@@ -12,9 +12,12 @@ batches are sharded over the processes (DDP, gloo on the CPU, NCCL on CUDA); ran
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import time
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +26,12 @@ import torch
 
 from .. import checkpoint
 from ..data import Augment, open_source, split
-from ..errors import EdgesegError
-from ..files import append_line, write_text
+from ..errors import EdgesegError, IntegrityError
+from ..files import append_line, exclusive, shown, write_text
 from ..metrics import Confusion
+from ..typecheck import fits, type_name
 from .dataset import EpochSampler, SegmentationSet
 from .recipes import Phase, Recipe, recipe_for
-
-RUN_FILES = ("resume.json", "metrics.jsonl", "last.json")
 
 
 @dataclass
@@ -56,11 +58,18 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise EdgesegError(f"--{key} must be at least 1, got {value}")
-        if self.lr is not None and not self.lr > 0:
-            raise EdgesegError(f"--lr must be positive, got {self.lr:g}; leave it out for the recipe's")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise EdgesegError(f"--lr must be a positive finite number, got {self.lr:g}; leave it out for the recipe's")
+        if self.val_split is not None and not 0 <= self.val_split <= 0.95:
+            raise EdgesegError(f"--val-split must be in [0, 0.95], got {self.val_split:g}")
+        for what, values in (("--config", self.model_config), ("--option", self.options)):
+            for key, value in values.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise EdgesegError(f"{what} {key} must be a finite number, got {value}")
 
 
-IDENTITY = ("model", "data", "epochs", "batch", "img_size", "lr", "seed", "val_split", "model_config", "options", "augment")
+IDENTITY = ("model", "data", "epochs", "batch", "img_size", "lr", "seed", "val_split", "model_config", "options",
+            "augment")
 
 
 @dataclass
@@ -78,15 +87,17 @@ class Run:
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train as `cfg` says; rank 0 holds an exclusive lock on the run folder meanwhile."""
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
-        return _train(cfg, resume)
+        rank, world = _init_distributed()
+        with exclusive(cfg.out, "a training run") if rank == 0 else contextlib.nullcontext():
+            return _train(cfg, resume, rank, world)
     finally:
         torch.use_deterministic_algorithms(deterministic)
 
 
-def _train(cfg: TrainConfig, resume: bool) -> dict[str, Any]:
-    rank, world = _init_distributed()
+def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, Any]:
     device = _device(cfg.device, world)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -114,6 +125,7 @@ def _train(cfg: TrainConfig, resume: bool) -> dict[str, Any]:
     torch.manual_seed(settings["seed"])
     config = {"num_classes": 1, "in_channels": norm.channels, **settings["model_config"]}
     run = Run(model=None)
+    _check_memory(lambda: recipe.build(saved["model_config"] if saved else config), settings, device)
     if saved is None:
         run.model = recipe.build(config).to(device)
     else:
@@ -132,8 +144,9 @@ def _train(cfg: TrainConfig, resume: bool) -> dict[str, Any]:
 
     console = _console(rank)
     if saved is None and rank == 0:
-        console.print(f"training {settings['model']} on {settings['data']}: {len(train_set)} train / {len(val_set)} val, "
-                      f"{epochs} epochs, batch {batch}x{world}, lr {lr:g}, device {device}", soft_wrap=True)
+        console.print(f"training {settings['model']} on {settings['data']}: {len(train_set)} train / "
+                      f"{len(val_set)} val, {epochs} epochs, batch {batch}x{world}, lr {lr:g}, device {device}",
+                      soft_wrap=True)
         for note in recipe.notes(config):
             console.print(note, soft_wrap=True)
     ddp = None
@@ -146,7 +159,9 @@ def _train(cfg: TrainConfig, resume: bool) -> dict[str, Any]:
             ddp = _wrap(run.model, recipe, device)
         size = phase.img_size or img_size
         started = time.perf_counter()
-        loss, parts, count = _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank, world, console)
+        loss, parts, count = _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg,
+                                          device, scaler, rank, world, console)
+        _check_weights(run.model, epoch, lr)
         val = _evaluate(run.model, recipe, phase, val_set, norm, size, batch, device, cfg.workers)
         record = {"epoch": epoch + 1, "phase": phase.name, "img_size": size, "world": world, "samples": int(count),
                   "lr": [g["lr"] for g in run.optimizer.param_groups][0], "loss": loss, "loss_parts": parts,
@@ -198,17 +213,23 @@ def _device(name: str, world: int) -> torch.device:
 def _settings(cfg: TrainConfig, saved: dict | None, out: Path) -> dict[str, Any]:
     given = {key: getattr(cfg, key) for key in IDENTITY}
     if saved is None:
-        if any((out / name).exists() for name in RUN_FILES):
-            raise EdgesegError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
+        if (out / checkpoint.RESUME).exists():
+            raise EdgesegError(f"{shown(out)} already holds a training run; pass --resume to continue it "
+                               "or choose another --out")
         return {**given, "seed": given["seed"] if given["seed"] is not None else 0,
                 "val_split": given["val_split"] if given["val_split"] is not None else 0.2,
                 "augment": True if given["augment"] is None else given["augment"]}
     settings = dict(saved["settings"])
+    hints = typing.get_type_hints(TrainConfig)
+    for key in IDENTITY:
+        if key not in settings or not fits(settings[key], hints[key]):
+            raise IntegrityError(f"{checkpoint.RESUME}: settings.{key} must be {type_name(hints[key])}, "
+                                 f"got {settings.get(key, 'nothing')!r:.60}")
     for key, value in given.items():
         if value in (None, {}) or value == settings.get(key):
             continue
-        raise EdgesegError(f"--resume continues the run as it was started: {key} was {settings.get(key)!r}, now {value!r}; "
-                           "drop the option or start a new run in another --out")
+        raise EdgesegError(f"--resume continues the run as it was started: {key} was {settings.get(key)!r}, "
+                           f"now {value!r}; drop the option or start a new run in another --out")
     return settings
 
 
@@ -216,6 +237,30 @@ def _console(rank: int):
     from rich.console import Console
 
     return Console(quiet=rank != 0, highlight=False, markup=False)
+
+
+def _check_memory(build, settings: dict, device) -> None:
+    """Refuse a model whose weights, gradients and two optimizer moments alone exceed the device's memory."""
+    need = 4 * checkpoint.model_bytes(build)
+    if device.type == "cuda":
+        have = torch.cuda.get_device_properties(device).total_memory
+    else:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if need > have:
+        raise EdgesegError(f"{settings['model']} with config {settings['model_config'] or 'defaults'} needs about "
+                           f"{need / 2**30:,.1f} GiB to train (weights, gradients, optimizer state) but {device} has "
+                           f"{have / 2**30:,.1f} GiB; use a smaller width_mult")
+
+
+def _check_weights(model, epoch: int, lr: float) -> None:
+    bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise _diverged(epoch, f"{len(bad)} weight tensor(s) hold NaN or inf, first {bad[0]}", lr)
+
+
+def _diverged(epoch: int, what: str, lr: float) -> EdgesegError:
+    return EdgesegError(f"training diverged in epoch {epoch + 1} ({what}); nothing of this epoch was saved. "
+                        f"The learning rate {lr:g} is too high for this model: lower --lr")
 
 
 # --- phases, optimizer, resume ----------------------------------------------------------------------
@@ -273,7 +318,8 @@ def _loader(dataset, sampler, batch: int, workers: int, drop_last: bool):
                                        drop_last=drop_last, persistent_workers=False)
 
 
-def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank, world, console):
+def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank,
+                 world, console):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     augment = Augment() if settings["augment"] else None
@@ -287,8 +333,10 @@ def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, s
     model.train()
     amp = scaler.is_enabled()
     total, count, parts_sum = 0.0, 0, {}
-    columns = (TextColumn(f"epoch {epoch + 1}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not cfg.progress or not console.is_terminal) as progress:
+    columns = (TextColumn(f"epoch {epoch + 1}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
+    hidden = not cfg.progress or not console.is_terminal
+    with Progress(*columns, console=console, transient=True, disable=hidden) as progress:
         task = progress.add_task("train", total=len(loader), loss=float("nan"))
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -299,7 +347,10 @@ def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, s
             scaler.scale(loss).backward()
             scaler.step(run.optimizer)
             scaler.update()
-            total += loss.item() * len(x)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise _diverged(epoch, f"the loss is {value}", settings["lr"])
+            total += value * len(x)
             count += len(x)
             for key, value in parts.items():
                 parts_sum[key] = parts_sum.get(key, 0.0) + value * len(x)

@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 from clirun import invoke
 
 from edgeseg.data.images import read_image, write_png
+from edgeseg.errors import EdgesegInputError
 from edgeseg.runtime import Segmenter
 from edgeseg.runtime.predict import overlay_png, to_rgb8
 
@@ -69,3 +71,71 @@ def test_overlay_colours_only_foreground():
     assert out[0, 0].tolist() == [100, 100, 100]
     assert out[0, 1].tolist() == [178, 50, 50]
     assert to_rgb8(np.full((1, 1), 65535, np.uint16)).tolist() == [[[255, 255, 255]]]
+
+
+def test_predict_refuses_to_overwrite_its_inputs(bundle, tmp_path):
+    folder, _, _ = bundle
+    images = tmp_path / "images"
+    original = (np.arange(32 * 32 * 3) % 251).astype(np.uint8).reshape(32, 32, 3)
+    write_png(images / "a.png", original)
+    before = (images / "a.png").read_bytes()
+    for out, extra in ((images, []), (tmp_path / "o", ["--overlay"])):
+        if extra:  # a.overlay.png given as an input would be overwritten by a.png's overlay
+            write_png(out / "a.overlay.png", original)
+            write_png(out / "a.png", original)
+            target = [out / "a.overlay.png", images / "a.png"]
+        else:
+            target = [images]
+        result = invoke("predict", folder, *target, "--out", out, "--backend", "ort-cpu", *extra)
+        assert result.exit_code == 2, result.output
+        assert result.says("would overwrite the input image") and "Traceback" not in result.output
+    assert (images / "a.png").read_bytes() == before
+
+
+def _within(seconds, fn):
+    """fn(), or TimeoutError when it blocks longer (opening a FIFO waits for a writer forever)."""
+    import signal
+
+    def hung(*_):
+        raise TimeoutError(f"blocked for {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        return fn()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_is_refused_without_hanging(bundle, tmp_path):
+    import os
+
+    folder, _, _ = bundle
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    result = _within(20, lambda: invoke("predict", folder, fifo, "--out", tmp_path / "o", "--backend", "ort-cpu"))
+    assert result.exit_code == 2 and result.says("pipe.png is not a regular file"), result.output
+    with pytest.raises(EdgesegInputError, match="pipe.png: not a regular file"):
+        _within(20, lambda: read_image(fifo))
+
+
+def test_file_names_are_printed_escaped(bundle, tmp_path):
+    folder, _, _ = bundle
+    images = tmp_path / "images"
+    write_png(images / "good.png", np.zeros((8, 8), np.uint8))
+    evil = "x\x1b[31m\nwrote 99 mask(s) to nowhere.png"
+    (images / evil).write_bytes(b"not a png")
+    result = invoke("predict", folder, images, "--out", tmp_path / "o", "--backend", "ort-cpu")
+    assert result.exit_code == 2
+    assert "\x1b" not in result.output
+    assert not any(line.startswith("wrote 99") for line in result.output.splitlines())
+    assert result.says(repr(evil))
+
+
+def test_threads_are_bounded_by_the_cores(bundle, tmp_path):
+    folder, _, _ = bundle
+    write_png(tmp_path / "a.png", np.zeros((8, 8), np.uint8))
+    result = invoke("predict", folder, tmp_path / "a.png", "--out", tmp_path / "o", "--threads", "100000")
+    assert result.exit_code == 2 and result.says("--threads 100000 is more than 4 per usable CPU core")
+    assert result.output.count("\n") == 1 and not (tmp_path / "o").exists()

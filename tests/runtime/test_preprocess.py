@@ -84,3 +84,45 @@ def test_paths_and_non_images(tmp_path):
         pre.load(tmp_path / "missing.png")
     with pytest.raises(EdgesegInputError, match="path or a numpy array"):
         pre.load([[1, 2], [3, 4]])
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("color, how", [("rgb", "resize"), ("gray", "pad")])
+def test_a_large_image_is_shrunk_exactly_without_a_float_copy(color, how):
+    from edgeseg.data.transforms import resize_image, to_color, to_unit
+
+    rng = np.random.default_rng(1)
+    image = (rng.random((1500, 1100, 3)) * 255).astype(np.uint8)  # 4.7 MiB; as float32 it would be 19 MiB
+    norm = Normalization() if color == "rgb" else Normalization("gray", (0.5,), (0.25,))
+    (ours, meta), peak = _peak_bytes(lambda: pre.prepare(image, (64, 64), norm, how))
+    assert peak < image.nbytes / 2
+    region = meta.region
+    expected = resize_image(to_color(to_unit(image), color), region[2:])
+    top, left, h, w = region
+    np.testing.assert_array_equal(ours[:, top : top + h, left : left + w], pre.normalize(expected, norm))
+
+
+def test_masks_at_a_large_size_match_and_stay_small(monkeypatch):
+    monkeypatch.setattr(pre, "BAND", 37)  # bands of 37 rows: a last, shorter band too
+    rng = np.random.default_rng(2)
+    output = rng.normal(size=(1, 32, 32)).astype(np.float32)
+    meta = pre.Meta((1200, 900), (0, 0, 32, 32))
+    mask, peak = _peak_bytes(lambda: pre.mask_at_size(output, meta, "logits", 0.5))
+    assert mask.shape == (1200, 900) and peak < 3 * mask.nbytes  # probabilities at full size: 4x the mask alone
+    expected = pre.to_mask(pre.restore(pre.probabilities(output, "logits"), meta), 0.5)
+    np.testing.assert_array_equal(mask, expected)
+    from edgeseg.data.transforms import resize_image
+
+    probs = pre.probabilities(output, "logits")
+    np.testing.assert_array_equal(pre.restore(probs, meta)[0], resize_image(probs[0], meta.size))
+    np.testing.assert_array_equal(mask, (resize_image(probs[0], meta.size) > 0.5).astype(np.uint8))

@@ -15,8 +15,14 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         (["unet", "--data", "synthetic:nuclei?n=4&size=24", "--epochs", "1"],
          "training size 24 is not a multiple of 16 for unet; use --img-size 32"),
         (["unet", "--data", NUCLEI, "--resume"], "nothing to resume"),
-        (["unet", "--data", NUCLEI, "--lr", "0"], "--lr must be positive, got 0"),
+        (["unet", "--data", NUCLEI, "--lr", "0"], "--lr must be a positive finite number, got 0"),
         (["unet", "--data", NUCLEI, "-c", "width_mult=-1"], "width_mult must be a positive number"),
+        (["unet", "--data", NUCLEI, "--lr", "inf"], "--lr must be a positive finite number, got inf"),
+        (["unet", "--data", NUCLEI, "--lr", "nan"], "--lr must be a positive finite number, got nan"),
+        (["unet", "--data", NUCLEI, "-c", "width_mult=Infinity"], "width_mult must be a positive number, got inf"),
+        (["unet", "--data", NUCLEI, "-c", "width_mult=NaN"], "width_mult must be a positive number, got nan"),
+        (["unet", "--data", NUCLEI, "-c", "width_mult"], "--config 'width_mult': write it as key=value"),
+        (["unet", "--data", NUCLEI, "-c", "width_mult=1000"], "GiB to train (weights, gradients, optimizer state)"),
     ]
     for i, (args, message) in enumerate(cases):
         result = invoke("train", *args, "--out", tmp_path / f"run{i}")
@@ -39,3 +45,17 @@ def test_train_command_writes_a_run(tmp_path):
     info = json.loads((out / "best.json").read_text())
     assert info["normalization"]["color"] == "rgb" and info["config"]["in_channels"] == 3
     assert info["recipe"]["seed"] == 3 and info["recipe"]["data"] == "synthetic:polyp?n=6&size=32"
+
+
+def test_a_second_training_into_the_same_folder_is_refused(tmp_path):
+    import os
+
+    from edgeseg.files import exclusive
+
+    out = tmp_path / "run"
+    with exclusive(out, "a training run"):
+        result = invoke("train", "unet", "--data", NUCLEI, "--out", out, "--epochs", "1",
+                        "-c", "width_mult=0.125", "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert result.says(f"process {os.getpid()} is writing a training run into it")
+    assert len(result.lines) == 1 and not (out / "metrics.jsonl").exists()

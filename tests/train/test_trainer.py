@@ -58,10 +58,43 @@ def test_run_folder_is_not_overwritten_and_resume_keeps_settings(tmp_path):
         train(_cfg(tmp_path, "unet", out=str(tmp_path / "empty")), resume=True)
 
 
+def test_a_run_killed_before_its_first_epoch_is_restartable(tmp_path):
+    out = tmp_path / "unet"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text("")  # what a run killed during epoch 1 leaves (and maybe last.*)
+    (out / "last.json").write_text("{}")
+    with pytest.raises(IntegrityError, match="no epoch finished.*run again without --resume to start over"):
+        train(_cfg(tmp_path, "unet", epochs=1), resume=True)
+    summary = train(_cfg(tmp_path, "unet", epochs=1))
+    assert [h["epoch"] for h in summary["history"]] == [1]
+    assert checkpoint.load(out / "last")[1].epoch == 1
+
+
+def test_divergence_stops_training_naming_the_epoch_and_lr(tmp_path):
+    with pytest.raises(EdgesegError, match=r"training diverged in epoch 1 .*learning rate 1e\+30 is too high"):
+        train(_cfg(tmp_path, "unet", lr=1e30))
+    out = tmp_path / "unet"
+    assert not (out / "best.json").exists() and not (out / "last.json").exists()
+    assert not (out / "resume.json").exists() and (out / "metrics.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"lr": float("inf")}, "--lr must be a positive finite number, got inf"),
+    ({"val_split": float("nan")}, "--val-split must be in [0, 0.95], got nan"),
+    ({"model_config": {"width_mult": float("nan")}}, "--config width_mult must be a finite number, got nan"),
+    ({"options": {"x": float("-inf")}}, "--option x must be a finite number, got -inf"),
+])
+def test_non_finite_settings_are_refused(tmp_path, change, message):
+    with pytest.raises(EdgesegError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        _cfg(tmp_path, "unet", **change)
+
+
 def test_resume_state_is_checked(tmp_path):
     tensors = {"model.w": torch.ones(2), "optim.0.exp_avg": torch.zeros(2), "rng.torch": torch.get_rng_state()}
-    checkpoint.save_resume(tmp_path, 1, tensors, {"history": []})
-    checkpoint.save_resume(tmp_path, 2, tensors, {"history": [1]})
+    state = {"settings": {}, "model": "unet", "model_config": {}, "phase": 0, "carried": [], "best": {},
+             "optimizer": {}, "scheduler": None, "scaler": None}
+    checkpoint.save_resume(tmp_path, 1, tensors, {**state, "history": []})
+    checkpoint.save_resume(tmp_path, 2, tensors, {**state, "history": [1]})
     assert sorted(p.name for p in tmp_path.glob("resume-*")) == ["resume-0002.safetensors"]
     state, loaded = checkpoint.load_resume(tmp_path)
     assert state["epoch"] == 2 and state["history"] == [1] and torch.equal(loaded["model.w"], torch.ones(2))
@@ -71,6 +104,18 @@ def test_resume_state_is_checked(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(IntegrityError, match="sha256"):
         checkpoint.load_resume(tmp_path)
+
+
+def test_an_edited_resume_state_is_refused_naming_the_field(tmp_path):
+    train(_cfg(tmp_path, "unet", epochs=1))
+    sidecar = tmp_path / "unet" / "resume.json"
+    good = json.loads(sidecar.read_text())
+    for change, message in (({"settings": "x"}, "field settings must be an object"),
+                            ({"settings": {**good["settings"], "options": 5}}, "settings.options must be an object"),
+                            ({"history": None}, "field history must be a list")):
+        sidecar.write_text(json.dumps({**good, **change}))
+        with pytest.raises(IntegrityError, match=message):
+            train(_cfg(tmp_path, "unet", epochs=2), resume=True)
 
 
 def test_optimizer_state_round_trip():
