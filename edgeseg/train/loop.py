@@ -16,6 +16,8 @@ import contextlib
 import json
 import math
 import os
+import sys
+import tempfile
 import time
 import typing
 from dataclasses import asdict, dataclass, field
@@ -62,6 +64,8 @@ class TrainConfig:
             raise EdgesegError(f"--lr must be a positive finite number, got {self.lr:g}; leave it out for the recipe's")
         if self.val_split is not None and not 0 <= self.val_split <= 0.95:
             raise EdgesegError(f"--val-split must be in [0, 0.95], got {self.val_split:g}")
+        if self.workers:
+            check_worker_tempdir(self.workers)
         for what, values in (("--config", self.model_config), ("--option", self.options)):
             for key, value in values.items():
                 if isinstance(value, float) and not math.isfinite(value):
@@ -313,6 +317,24 @@ def _wrap(model, recipe: Recipe, device):
 
 
 # --- one epoch --------------------------------------------------------------------------------------
+# Data-loader workers hand each batch back through a Unix socket that multiprocessing creates at
+# TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX. A socket path holds at most 107 bytes on Linux (103 on macOS);
+# past that the worker cannot bind it, says nothing, and the training waits forever.
+_SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
+_SOCKET_SUFFIX = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
+
+
+def check_worker_tempdir(workers: int) -> None:
+    """Refuse worker processes where their sockets cannot be made (a long TMPDIR), instead of hanging."""
+    tmp = tempfile.gettempdir()
+    if sys.platform != "win32" and len(os.fsencode(tmp)) + _SOCKET_SUFFIX > _SOCKET_PATH_MAX:
+        room = _SOCKET_PATH_MAX - _SOCKET_SUFFIX
+        raise EdgesegError(
+            f"--workers {workers} needs a temporary folder whose path is at most {room} bytes (worker processes "
+            f"pass batches through sockets there), but it is {tmp!r}; set TMPDIR to a shorter folder or use "
+            "--workers 0")
+
+
 def _loader(dataset, sampler, batch: int, workers: int, drop_last: bool):
     return torch.utils.data.DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,
                                        drop_last=drop_last, persistent_workers=False)

@@ -243,8 +243,39 @@ def test_resume_inside_a_later_phase_matches_an_uninterrupted_run(
             assert a["val"][head]["iou"] == pytest.approx(b["val"][head]["iou"], abs=1e-6)
 
 
+WORKERS_RUN = """
+import json, sys
+from edgeseg.train import TrainConfig, train
+out = sys.argv[1]
+history = [train(TrainConfig(model="unet", data="synthetic:polyp?n=8&size=32", out=f"{out}/{workers}", epochs=1,
+                             batch=4, lr=3e-3, model_config={"width_mult": 0.125}, augment=True, progress=False,
+                             workers=workers))["history"][0] for workers in (0, 2)]
+print(json.dumps(history))
+"""
+
+
 def test_worker_processes_do_not_change_the_run(tmp_path):
-    kw = dict(epochs=1, augment=True, data="synthetic:polyp?n=8&size=32")
-    a = train(_cfg(tmp_path / "a", "unet", workers=0, **kw))["history"][0]
-    b = train(_cfg(tmp_path / "b", "unet", workers=2, **kw))["history"][0]
+    """In a process of its own with a short TMPDIR: worker processes need sockets there (see the next test)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:
+        env = {**os.environ, "TMPDIR": short, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-c", WORKERS_RUN, str(tmp_path)], env=env, capture_output=True,
+                              text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    a, b = json.loads(done.stdout.splitlines()[-1])
     assert a["loss"] == b["loss"] and a["val"] == b["val"]
+
+
+def test_workers_with_a_temporary_folder_too_long_for_their_sockets_are_refused_not_hung(tmp_path, monkeypatch):
+    import tempfile
+
+    long = tmp_path / ("t" * 110)
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    with pytest.raises(EdgesegError, match="--workers 2 needs a temporary folder whose path is at most 75 bytes"):
+        _cfg(tmp_path, "unet", workers=2)
+    _cfg(tmp_path, "unet", workers=0)  # no worker processes, no sockets
