@@ -6,7 +6,6 @@ parameters in messages (`min_iou`); this command shows them as its flags (--min-
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ..runtime.backends import names
+from .flags import as_flags
 
 app = typer.Typer()
 
@@ -153,11 +153,6 @@ def command_line() -> str | None:
     if Path(sys.argv[0]).name not in ("edgeseg", "__main__.py"):
         return None
     return "edgeseg " + shlex.join(sys.argv[1:])
-
-
-def as_flags(message: str, flags: dict[str, str]) -> str:
-    """A library message with its parameter names (`min_iou`) written as this command's flags (--min-iou)."""
-    return re.sub(r"`(\w+)`", lambda m: flags.get(m.group(1), m.group(0)), message)
 
 
 def _ints(text: str, option: str) -> list[int]:

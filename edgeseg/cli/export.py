@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ..engines.targets import TargetName
+from .flags import flag_errors, flags_of
 
 app = typer.Typer()
 
@@ -19,9 +20,9 @@ class CalibMethod(str, Enum):
     percentile = "percentile"
 
 
-
 @app.command("export")
 def export_cmd(
+    ctx: typer.Context,
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint: X.safetensors, X.json or the stem X.")],
     out: Annotated[Path, typer.Option(
         "--out", file_okay=False,
@@ -68,7 +69,7 @@ def export_cmd(
     from ..files import exclusive
 
     console = Console()
-    with exclusive(out, "a bundle"):
+    with exclusive(out, "a bundle"), flag_errors(flags_of(ctx, precisions="--precision")):
         for line in bundle.recover(out):  # an earlier export of this bundle was interrupted
             typer.echo(f"{out}: {line}")
         manifest = export_bundle(

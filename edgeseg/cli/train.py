@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from .flags import flag_errors, flags_of
+
 app = typer.Typer()
 
 
@@ -25,6 +27,7 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 @app.command("train")
 def train_cmd(
+    ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="Model family: unet, unet_sharp, plnet, m2snet, pgunet.")],
     data: Annotated[str, typer.Option(
         "--data", help="Folder (images/ + masks/, or DSB2018) or synthetic:NAME?n=..&size=..&seed=..")],
@@ -54,11 +57,12 @@ def train_cmd(
     """Train MODEL on --data; writes metrics.jsonl and best/last checkpoints (safetensors + JSON) to --out."""
     from ..train import TrainConfig, train
 
-    cfg = TrainConfig(model=model, data=data, out=str(out), epochs=epochs, batch=batch, img_size=img_size, lr=lr,
-                      seed=seed, val_split=val_split, model_config=_pairs(config or [], "--config"),
-                      options=_pairs(option or [], "--option"), augment=augment, device=device, workers=workers,
-                      progress=progress)
-    summary = train(cfg, resume=resume)
+    with flag_errors(flags_of(ctx, model_config="--config", options="--option")):
+        cfg = TrainConfig(model=model, data=data, out=str(out), epochs=epochs, batch=batch, img_size=img_size, lr=lr,
+                          seed=seed, val_split=val_split, model_config=_pairs(config or [], "--config"),
+                          options=_pairs(option or [], "--option"), augment=augment, device=device,
+                          workers=workers, progress=progress)
+        summary = train(cfg, resume=resume)
     best = summary["best"]
     if best:
         typer.echo(f"best: epoch {best['epoch']} ({best['head']} score {best['score']:.4f}) -> {out / 'best.json'}")

@@ -59,7 +59,7 @@ def export_bundle(
     if batch < 1 or (dynamic_batch is not None and dynamic_batch < 1):
         raise EdgesegError("batch sizes must be >= 1")
     if calib_images < 1 or parity_images < 1:
-        raise EdgesegError("--calib-images and parity images must be >= 1")
+        raise EdgesegError("`calib_images` and `parity_images` must be >= 1")
     if opset < 13:
         raise EdgesegError(f"opset {opset} is too old: per-channel int8 and Resize need opset >= 13")
     newest = onnx.defs.onnx_opset_version()  # beyond it torch's exporter silently falls back to its default
@@ -76,7 +76,7 @@ def export_bundle(
         size = model.input_size(variant, img_size)
         if size < model.size_divisor or size % model.size_divisor:
             raise EdgesegError(
-                f"--img-size {size} must be a multiple of {model.size_divisor} for {model.name or 'this model'}; "
+                f"`img_size` {size} must be a multiple of {model.size_divisor} for {model.name or 'this model'}; "
                 f"try {max(1, round(size / model.size_divisor)) * model.size_divisor}"
             )
         if size not in sample_cache:

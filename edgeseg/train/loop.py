@@ -4,7 +4,7 @@
 - `metrics.jsonl`: one line per epoch (loss and its parts, lr, val IoU/Dice per prediction head);
 - `last.safetensors/.json` every epoch and `best.*` when the primary head's mean val IoU improves
   (only in the last phase: an earlier phase trains a part of the final network);
-- `resume.json` + `resume-EEEE.safetensors`: what `--resume` needs to continue bit-exactly.
+- `resume.json` + `resume-EEEE.safetensors`: what `train(cfg, resume=True)` needs to continue bit-exactly.
 On the CPU the run is deterministic for a seed; shuffling and augmentation depend only on
 (seed, epoch, index), and the torch RNG state is saved with each epoch. Under `torchrun` the
 batches are sharded over the processes (DDP, gloo on the CPU, NCCL on CUDA); rank 0 writes.
@@ -59,14 +59,14 @@ class TrainConfig:
         for key in ("epochs", "batch"):
             value = getattr(self, key)
             if value is not None and value < 1:
-                raise EdgesegError(f"--{key} must be at least 1, got {value}")
+                raise EdgesegError(f"`{key}` must be at least 1, got {value}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise EdgesegError(f"--lr must be a positive finite number, got {self.lr:g}; leave it out for the recipe's")
+            raise EdgesegError(f"`lr` must be a positive finite number, got {self.lr:g}; leave it out for the recipe's")
         if self.val_split is not None and not 0 <= self.val_split <= 0.95:
-            raise EdgesegError(f"--val-split must be in [0, 0.95], got {self.val_split:g}")
+            raise EdgesegError(f"`val_split` must be in [0, 0.95], got {self.val_split:g}")
         if self.workers:
             check_worker_tempdir(self.workers)
-        for what, values in (("--config", self.model_config), ("--option", self.options)):
+        for what, values in (("`model_config`", self.model_config), ("`options`", self.options)):
             for key, value in values.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     raise EdgesegError(f"{what} {key} must be a finite number, got {value}")
@@ -138,7 +138,7 @@ def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, A
     for size in {p.img_size or img_size for p in phases}:
         if size % divisor:
             raise EdgesegError(f"training size {size} is not a multiple of {divisor} for {settings['model']}; "
-                               f"use --img-size {-(-size // divisor) * divisor}")
+                               f"use `img_size` {-(-size // divisor) * divisor}")
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     if saved is not None and saved.get("scaler") and scaler.is_enabled():
         scaler.load_state_dict(saved["scaler"])
@@ -207,7 +207,7 @@ def _device(name: str, world: int) -> torch.device:
         raise EdgesegError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise EdgesegError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+            raise EdgesegError("`device` cuda asked for, but torch sees no CUDA GPU; use `device` cpu")
         if world > 1:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             torch.cuda.set_device(device)
@@ -218,8 +218,8 @@ def _settings(cfg: TrainConfig, saved: dict | None, out: Path) -> dict[str, Any]
     given = {key: getattr(cfg, key) for key in IDENTITY}
     if saved is None:
         if (out / checkpoint.RESUME).exists():
-            raise EdgesegError(f"{shown(out)} already holds a training run; pass --resume to continue it "
-                               "or choose another --out")
+            raise EdgesegError(f"{shown(out)} already holds a training run; pass `resume` to continue it "
+                               "or choose another `out`")
         return {**given, "seed": given["seed"] if given["seed"] is not None else 0,
                 "val_split": given["val_split"] if given["val_split"] is not None else 0.2,
                 "augment": True if given["augment"] is None else given["augment"]}
@@ -232,8 +232,8 @@ def _settings(cfg: TrainConfig, saved: dict | None, out: Path) -> dict[str, Any]
     for key, value in given.items():
         if value in (None, {}) or value == settings.get(key):
             continue
-        raise EdgesegError(f"--resume continues the run as it was started: {key} was {settings.get(key)!r}, "
-                           f"now {value!r}; drop the option or start a new run in another --out")
+        raise EdgesegError(f"`resume` continues the run as it was started: {key} was {settings.get(key)!r}, "
+                           f"now {value!r}; drop the option or start a new run in another `out`")
     return settings
 
 
@@ -264,7 +264,7 @@ def _check_weights(model, epoch: int, lr: float) -> None:
 
 def _diverged(epoch: int, what: str, lr: float) -> EdgesegError:
     return EdgesegError(f"training diverged in epoch {epoch + 1} ({what}); nothing of this epoch was saved. "
-                        f"The learning rate {lr:g} is too high for this model: lower --lr")
+                        f"The learning rate {lr:g} is too high for this model: lower `lr`")
 
 
 # --- phases, optimizer, resume ----------------------------------------------------------------------
@@ -330,9 +330,9 @@ def check_worker_tempdir(workers: int) -> None:
     if sys.platform != "win32" and len(os.fsencode(tmp)) + _SOCKET_SUFFIX > _SOCKET_PATH_MAX:
         room = _SOCKET_PATH_MAX - _SOCKET_SUFFIX
         raise EdgesegError(
-            f"--workers {workers} needs a temporary folder whose path is at most {room} bytes (worker processes "
+            f"`workers` {workers} needs a temporary folder whose path is at most {room} bytes (worker processes "
             f"pass batches through sockets there), but it is {tmp!r}; set TMPDIR to a shorter folder or use "
-            "--workers 0")
+            "`workers` 0")
 
 
 def _loader(dataset, sampler, batch: int, workers: int, drop_last: bool):

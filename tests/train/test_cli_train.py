@@ -47,6 +47,27 @@ def test_train_command_writes_a_run(tmp_path):
     assert info["recipe"]["seed"] == 3 and info["recipe"]["data"] == "synthetic:polyp?n=6&size=32"
 
 
+    again = invoke("train", "unet", "--data", "synthetic:polyp?n=6&size=32", "--out", out, "--epochs", "1")
+    assert again.exit_code == 2 and len(again.lines) == 1, again.output
+    assert again.says("already holds a training run; pass --resume to continue it or choose another --out")
+    changed = invoke("train", "unet", "--data", "synthetic:polyp?n=6&size=32", "--out", out, "--batch", "1",
+                     "--resume")
+    assert changed.exit_code == 2 and len(changed.lines) == 1, changed.output
+    assert changed.says("--resume continues the run as it was started: batch was 2, now 1")
+    assert changed.says("start a new run in another --out")
+
+
+def test_worker_refusal_names_the_flag(tmp_path, monkeypatch):
+    import tempfile
+
+    long = tmp_path / ("t" * 110)
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    result = invoke("train", "unet", "--data", NUCLEI, "--out", tmp_path / "run", "--workers", "2")
+    assert result.exit_code == 2 and len(result.lines) == 1, result.output
+    assert result.says("--workers 2 needs a temporary folder") and result.says("or use --workers 0")
+
+
 def test_a_second_training_into_the_same_folder_is_refused(tmp_path):
     import os
 

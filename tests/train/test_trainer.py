@@ -50,7 +50,7 @@ def test_unet_sharp_logs_every_level(tmp_path):
 
 def test_run_folder_is_not_overwritten_and_resume_keeps_settings(tmp_path):
     train(_cfg(tmp_path, "unet", epochs=1))
-    with pytest.raises(EdgesegError, match="already holds a training run"):
+    with pytest.raises(EdgesegError, match="training run; pass `resume` to continue it or choose another `out`"):
         train(_cfg(tmp_path, "unet", epochs=1))
     with pytest.raises(EdgesegError, match="batch was 4, now 2"):
         train(_cfg(tmp_path, "unet", epochs=1, batch=2), resume=True)
@@ -79,10 +79,10 @@ def test_divergence_stops_training_naming_the_epoch_and_lr(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"lr": float("inf")}, "--lr must be a positive finite number, got inf"),
-    ({"val_split": float("nan")}, "--val-split must be in [0, 0.95], got nan"),
-    ({"model_config": {"width_mult": float("nan")}}, "--config width_mult must be a finite number, got nan"),
-    ({"options": {"x": float("-inf")}}, "--option x must be a finite number, got -inf"),
+    ({"lr": float("inf")}, "`lr` must be a positive finite number, got inf"),
+    ({"val_split": float("nan")}, "`val_split` must be in [0, 0.95], got nan"),
+    ({"model_config": {"width_mult": float("nan")}}, "`model_config` width_mult must be a finite number, got nan"),
+    ({"options": {"x": float("-inf")}}, "`options` x must be a finite number, got -inf"),
 ])
 def test_non_finite_settings_are_refused(tmp_path, change, message):
     with pytest.raises(EdgesegError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -276,6 +276,6 @@ def test_workers_with_a_temporary_folder_too_long_for_their_sockets_are_refused_
     long = tmp_path / ("t" * 110)
     long.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(long))
-    with pytest.raises(EdgesegError, match="--workers 2 needs a temporary folder whose path is at most 75 bytes"):
+    with pytest.raises(EdgesegError, match="`workers` 2 needs a temporary folder whose path is at most 75 bytes"):
         _cfg(tmp_path, "unet", workers=2)
     _cfg(tmp_path, "unet", workers=0)  # no worker processes, no sockets
