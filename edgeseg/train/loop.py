@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import typing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,41 @@ class TrainConfig:
                     raise EdgesegError(f"{what} {key} must be a finite number, got {value}")
 
 
-IDENTITY = ("model", "data", "epochs", "batch", "img_size", "lr", "seed", "val_split", "model_config", "options",
-            "augment")
+@dataclass(frozen=True)
+class Settings:
+    """A run's identity with every default resolved (recipe, data source); `resume.json` keeps it as `settings`."""
+
+    model: str
+    data: str
+    epochs: int
+    batch: int
+    img_size: int
+    lr: float
+    seed: int
+    val_split: float
+    model_config: dict[str, Any]
+    options: dict[str, Any]
+    augment: bool
+
+
+IDENTITY = tuple(f.name for f in fields(Settings))  # what a resumed run keeps: TrainConfig's fields of these names
+
+
+@dataclass(frozen=True)
+class Context:
+    """How this process runs the job: its place in the world, device, recipe, data normalisation, output."""
+
+    rank: int
+    world: int
+    device: torch.device
+    scaler: Any
+    console: Any
+    out: Path
+    recipe: Recipe
+    phases: list[Phase]
+    norm: Any
+    workers: int
+    progress: bool
 
 
 @dataclass
@@ -110,34 +143,30 @@ def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, A
     if resume:
         saved, tensors = checkpoint.load_resume(out)
         saved["_tensors"] = tensors
-    settings = _settings(cfg, saved, out)
+    chosen = _chosen(cfg, saved, out)
     if world > 1:
         torch.distributed.barrier()  # every rank has checked `out` before rank 0 writes into it
-    recipe = recipe_for(settings["model"], **settings["options"])
-    dataset = open_source(settings["data"])
-    train_set, val_set = split(dataset, settings["val_split"], settings["seed"])
+    recipe = recipe_for(chosen.model, **chosen.options)
+    dataset = open_source(chosen.data)
+    settings = _resolve(chosen, recipe, getattr(dataset, "size", None))
+    train_set, val_set = split(dataset, settings.val_split, settings.seed)
     if len(train_set) == 0:
-        raise EdgesegError(f"{settings['data']}: no training samples left after the validation split")
+        raise EdgesegError(f"{settings.data}: no training samples left after the validation split")
     norm = dataset.normalization
-    epochs = settings["epochs"] or recipe.epochs
-    batch = settings["batch"] or recipe.batch
-    lr = settings["lr"] or recipe.lr
-    img_size = settings["img_size"] or getattr(dataset, "size", None) or 256
-    settings.update(epochs=epochs, batch=batch, lr=lr, img_size=img_size)
-    phases = recipe.phases(epochs)
+    phases = recipe.phases(settings.epochs)
 
-    torch.manual_seed(settings["seed"])
-    config = {"num_classes": 1, "in_channels": norm.channels, **settings["model_config"]}
+    torch.manual_seed(settings.seed)
+    config = {"num_classes": 1, "in_channels": norm.channels, **settings.model_config}
     run = Run(model=None)
     _check_memory(lambda: recipe.build(saved["model_config"] if saved else config), settings, device)
     if saved is None:
         run.model = recipe.build(config).to(device)
     else:
-        _restore(run, recipe, saved, phases, lr, device)
+        _restore(run, recipe, saved, phases, settings, device)
     divisor = run.model.size_divisor
-    for size in {p.img_size or img_size for p in phases}:
+    for size in {p.img_size or settings.img_size for p in phases}:
         if size % divisor:
-            raise EdgesegError(f"training size {size} is not a multiple of {divisor} for {settings['model']}; "
+            raise EdgesegError(f"training size {size} is not a multiple of {divisor} for {settings.model}; "
                                f"use `img_size` {-(-size // divisor) * divisor}")
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     if saved is not None and saved.get("scaler") and scaler.is_enabled():
@@ -146,27 +175,27 @@ def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, A
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in run.history))
 
-    console = _console(rank)
+    ctx = Context(rank=rank, world=world, device=device, scaler=scaler, console=_console(rank), out=out,
+                  recipe=recipe, phases=phases, norm=norm, workers=cfg.workers, progress=cfg.progress)
     if saved is None and rank == 0:
-        console.print(f"training {settings['model']} on {settings['data']}: {len(train_set)} train / "
-                      f"{len(val_set)} val, {epochs} epochs, batch {batch}x{world}, lr {lr:g}, device {device}",
-                      soft_wrap=True)
+        ctx.console.print(f"training {settings.model} on {settings.data}: {len(train_set)} train / "
+                          f"{len(val_set)} val, {settings.epochs} epochs, batch {settings.batch}x{world}, "
+                          f"lr {settings.lr:g}, device {device}", soft_wrap=True)
         for note in recipe.notes(config):
-            console.print(note, soft_wrap=True)
+            ctx.console.print(note, soft_wrap=True)
     ddp = None
-    for epoch in range(run.done, epochs):
+    for epoch in range(run.done, settings.epochs):
         phase = next(p for p in phases if p.start <= epoch < p.stop)
         if run.phase is None or phase.index != run.phase.index:
-            _enter_phase(run, recipe, phase, phases, epochs, lr, device)
+            _enter_phase(run, ctx, settings, phase)
             ddp = None
         if world > 1 and ddp is None:
             ddp = _wrap(run.model, recipe, device)
-        size = phase.img_size or img_size
+        size = phase.img_size or settings.img_size
         started = time.perf_counter()
-        loss, parts, count = _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg,
-                                          device, scaler, rank, world, console)
-        _check_weights(run.model, epoch, lr)
-        val = _evaluate(run.model, recipe, phase, val_set, norm, size, batch, device, cfg.workers)
+        loss, parts, count = _train_epoch(run, ddp, ctx, settings, phase, train_set, size, epoch)
+        _check_weights(run.model, epoch, settings.lr)
+        val = _evaluate(run.model, ctx, settings, phase, val_set, size)
         record = {"epoch": epoch + 1, "phase": phase.name, "img_size": size, "world": world, "samples": int(count),
                   "lr": [g["lr"] for g in run.optimizer.param_groups][0], "loss": loss, "loss_parts": parts,
                   "val": val, "primary": recipe.primary_for(phase)}
@@ -176,8 +205,8 @@ def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, A
         run.done = epoch + 1
         run.history.append(record)
         if rank == 0:
-            improved = _save_epoch(run, recipe, record, phase, phases, settings, norm, out, scaler, device)
-            _print_epoch(console, record, epochs, improved)
+            improved = _save_epoch(run, ctx, settings, record, phase)
+            _print_epoch(ctx.console, record, settings.epochs, improved)
         if world > 1:
             torch.distributed.barrier()
     if world > 1:
@@ -214,27 +243,37 @@ def _device(name: str, world: int) -> torch.device:
     return device
 
 
-def _settings(cfg: TrainConfig, saved: dict | None, out: Path) -> dict[str, Any]:
-    given = {key: getattr(cfg, key) for key in IDENTITY}
+def _chosen(cfg: TrainConfig, saved: dict | None, out: Path) -> TrainConfig:
+    """`cfg` for a new run; on resume, `cfg` with the saved run's identity (which `cfg` may leave out, not change)."""
     if saved is None:
         if (out / checkpoint.RESUME).exists():
             raise EdgesegError(f"{shown(out)} already holds a training run; pass `resume` to continue it "
                                "or choose another `out`")
-        return {**given, "seed": given["seed"] if given["seed"] is not None else 0,
-                "val_split": given["val_split"] if given["val_split"] is not None else 0.2,
-                "augment": True if given["augment"] is None else given["augment"]}
-    settings = dict(saved["settings"])
+        return cfg
+    settings = saved["settings"]
     hints = typing.get_type_hints(TrainConfig)
     for key in IDENTITY:
         if key not in settings or not fits(settings[key], hints[key]):
             raise IntegrityError(f"{checkpoint.RESUME}: settings.{key} must be {type_name(hints[key])}, "
                                  f"got {settings.get(key, 'nothing')!r:.60}")
-    for key, value in given.items():
-        if value in (None, {}) or value == settings.get(key):
+    for key in IDENTITY:
+        value = getattr(cfg, key)
+        if value in (None, {}) or value == settings[key]:
             continue
-        raise EdgesegError(f"`resume` continues the run as it was started: {key} was {settings.get(key)!r}, "
+        raise EdgesegError(f"`resume` continues the run as it was started: {key} was {settings[key]!r}, "
                            f"now {value!r}; drop the option or start a new run in another `out`")
-    return settings
+    return replace(cfg, **{key: settings[key] for key in IDENTITY})
+
+
+def _resolve(chosen: TrainConfig, recipe: Recipe, source_size: int | None) -> Settings:
+    """The run's identity with the defaults filled in: the recipe's, the data source's size, then fixed ones."""
+    return Settings(
+        model=chosen.model, data=chosen.data, epochs=chosen.epochs or recipe.epochs, batch=chosen.batch or recipe.batch,
+        img_size=chosen.img_size or source_size or 256, lr=chosen.lr or recipe.lr,
+        seed=0 if chosen.seed is None else chosen.seed, val_split=0.2 if chosen.val_split is None else chosen.val_split,
+        model_config=chosen.model_config, options=chosen.options,
+        augment=True if chosen.augment is None else chosen.augment,
+    )
 
 
 def _console(rank: int):
@@ -243,7 +282,7 @@ def _console(rank: int):
     return Console(quiet=rank != 0, highlight=False, markup=False)
 
 
-def _check_memory(build, settings: dict, device) -> None:
+def _check_memory(build, settings: Settings, device) -> None:
     """Refuse a model whose weights, gradients and two optimizer moments alone exceed the device's memory."""
     need = 4 * checkpoint.model_bytes(build)
     if device.type == "cuda":
@@ -251,7 +290,7 @@ def _check_memory(build, settings: dict, device) -> None:
     else:
         have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if need > have:
-        raise EdgesegError(f"{settings['model']} with config {settings['model_config'] or 'defaults'} needs about "
+        raise EdgesegError(f"{settings.model} with config {settings.model_config or 'defaults'} needs about "
                            f"{need / 2**30:,.1f} GiB to train (weights, gradients, optimizer state) but {device} has "
                            f"{have / 2**30:,.1f} GiB; use a smaller width_mult")
 
@@ -273,23 +312,24 @@ def _span(phase: Phase, phases: list[Phase], epochs: int) -> int:
     return min(later, default=epochs) - phase.start
 
 
-def _make_optimizer(run: Run, recipe: Recipe, phase: Phase, phases, epochs: int, lr: float) -> None:
-    run.optimizer = recipe.make_optimizer(recipe.param_groups(run.model, lr, run.carried))
+def _make_optimizer(run: Run, recipe: Recipe, phase: Phase, phases: list[Phase], settings: Settings) -> None:
+    run.optimizer = recipe.make_optimizer(recipe.param_groups(run.model, settings.lr, run.carried))
     run.scheduler = None
     if recipe.schedule == "cosine":
-        run.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(run.optimizer, T_max=_span(phase, phases, epochs))
+        span = _span(phase, phases, settings.epochs)
+        run.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(run.optimizer, T_max=span)
 
 
-def _enter_phase(run: Run, recipe: Recipe, phase: Phase, phases, epochs: int, lr: float, device) -> None:
+def _enter_phase(run: Run, ctx: Context, settings: Settings, phase: Phase) -> None:
     if run.phase is not None:
-        run.model, run.carried = recipe.enter(run.model, phase, device)
-        run.model = run.model.to(device)
+        run.model, run.carried = ctx.recipe.enter(run.model, phase, ctx.device)
+        run.model = run.model.to(ctx.device)
     run.phase = phase
     if phase.fresh_optimizer or run.optimizer is None:
-        _make_optimizer(run, recipe, phase, phases, epochs, lr)
+        _make_optimizer(run, ctx.recipe, phase, ctx.phases, settings)
 
 
-def _restore(run: Run, recipe: Recipe, saved: dict, phases: list[Phase], lr: float, device) -> None:
+def _restore(run: Run, recipe: Recipe, saved: dict, phases: list[Phase], settings: Settings, device) -> None:
     tensors = saved["_tensors"]
     run.model = recipe.build(saved["model_config"])
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -300,7 +340,7 @@ def _restore(run: Run, recipe: Recipe, saved: dict, phases: list[Phase], lr: flo
     run.carried = saved["carried"]
     run.history, run.best, run.done = saved["history"], saved["best"], saved["epoch"]
     start = max(p.start for p in phases if p.fresh_optimizer and p.start <= run.phase.start)
-    _make_optimizer(run, recipe, next(p for p in phases if p.start == start), phases, saved["settings"]["epochs"], lr)
+    _make_optimizer(run, recipe, next(p for p in phases if p.start == start), phases, settings)
     run.optimizer.load_state_dict(checkpoint.join_optimizer_state(tensors, saved["optimizer"]))
     if run.scheduler is not None:
         run.scheduler.load_state_dict(saved["scheduler"])
@@ -340,25 +380,25 @@ def _loader(dataset, sampler, batch: int, workers: int, drop_last: bool):
                                        drop_last=drop_last, persistent_workers=False)
 
 
-def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, settings, cfg, device, scaler, rank,
-                 world, console):
+def _train_epoch(run: Run, ddp, ctx: Context, settings: Settings, phase: Phase, train_set, size: int, epoch: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    augment = Augment() if settings["augment"] else None
-    data = SegmentationSet(train_set, norm, size, augment, seed=settings["seed"])
+    augment = Augment() if settings.augment else None
+    data = SegmentationSet(train_set, ctx.norm, size, augment, seed=settings.seed)
     data.epoch = epoch
-    sampler = EpochSampler(len(data), settings["seed"], rank=rank, world=world)
+    sampler = EpochSampler(len(data), settings.seed, rank=ctx.rank, world=ctx.world)
     sampler.epoch = epoch
     per_rank = len(sampler)
-    loader = _loader(data, sampler, batch, cfg.workers, drop_last=per_rank > batch)
+    loader = _loader(data, sampler, settings.batch, ctx.workers, drop_last=per_rank > settings.batch)
     model = ddp if ddp is not None else run.model
     model.train()
+    recipe, device, scaler = ctx.recipe, ctx.device, ctx.scaler
     amp = scaler.is_enabled()
     total, count, parts_sum = 0.0, 0, {}
     columns = (TextColumn(f"epoch {epoch + 1}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
-    hidden = not cfg.progress or not console.is_terminal
-    with Progress(*columns, console=console, transient=True, disable=hidden) as progress:
+    hidden = not ctx.progress or not ctx.console.is_terminal
+    with Progress(*columns, console=ctx.console, transient=True, disable=hidden) as progress:
         task = progress.add_task("train", total=len(loader), loss=float("nan"))
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -371,26 +411,27 @@ def _train_epoch(run, ddp, recipe, phase, train_set, norm, size, batch, epoch, s
             scaler.update()
             value = loss.item()
             if not math.isfinite(value):
-                raise _diverged(epoch, f"the loss is {value}", settings["lr"])
+                raise _diverged(epoch, f"the loss is {value}", settings.lr)
             total += value * len(x)
             count += len(x)
             for key, value in parts.items():
                 parts_sum[key] = parts_sum.get(key, 0.0) + value * len(x)
             progress.update(task, advance=1, loss=total / count)
     sums = torch.tensor([total, count, *parts_sum.values()], dtype=torch.float64)
-    if world > 1:
+    if ctx.world > 1:
         torch.distributed.all_reduce(sums)
     total, count = sums[0].item(), sums[1].item()
     return total / count, {k: v / count for k, v in zip(parts_sum, sums[2:].tolist())}, count
 
 
 @torch.no_grad()
-def _evaluate(model, recipe, phase, val_set, norm, size, batch, device, workers) -> dict[str, dict[str, float]]:
+def _evaluate(model, ctx: Context, settings: Settings, phase: Phase, val_set, size: int) -> dict[str, dict[str, float]]:
     """Mean per-image IoU and Dice (the papers' figures) and the micro IoU, per prediction head."""
     if len(val_set) == 0:
         return {}
-    data = SegmentationSet(val_set, norm, size)
-    loader = _loader(data, EpochSampler(len(data), 0, shuffle=False), batch, workers, drop_last=False)
+    data = SegmentationSet(val_set, ctx.norm, size)
+    loader = _loader(data, EpochSampler(len(data), 0, shuffle=False), settings.batch, ctx.workers, drop_last=False)
+    recipe, device = ctx.recipe, ctx.device
     model.eval()
     confusions: dict[str, list[Confusion]] = {}
     for x, y in loader:
@@ -413,16 +454,16 @@ def _evaluate(model, recipe, phase, val_set, norm, size, batch, device, workers)
 
 
 # --- saving -----------------------------------------------------------------------------------------
-def _save_epoch(run, recipe, record, phase, phases, settings, norm, out, scaler, device) -> bool:
+def _save_epoch(run: Run, ctx: Context, settings: Settings, record: dict, phase: Phase) -> bool:
     primary = record["val"].get(record["primary"])
     score = primary["iou"] if primary else -record["loss"]
-    improved = phase.index == phases[-1].index and (not run.best or score > run.best["score"])
-    model = run.model
+    improved = phase.index == ctx.phases[-1].index and (not run.best or score > run.best["score"])
+    model, out, device = run.model, ctx.out, ctx.device
     info = checkpoint.CheckpointInfo(
-        model=settings["model"], config=dict(model.config), normalization=asdict(norm),
-        recipe={**recipe.describe(), "phase": phase.name, "img_size": record["img_size"], "epochs": settings["epochs"],
-                "batch": settings["batch"], "lr": settings["lr"], "seed": settings["seed"], "data": settings["data"],
-                "val_split": settings["val_split"]},
+        model=settings.model, config=dict(model.config), normalization=asdict(ctx.norm),
+        recipe={**ctx.recipe.describe(), "phase": phase.name, "img_size": record["img_size"],
+                "epochs": settings.epochs, "batch": settings.batch, "lr": settings.lr, "seed": settings.seed,
+                "data": settings.data, "val_split": settings.val_split},
         epoch=record["epoch"], metrics={"loss": record["loss"], "val": record["val"]},
     )
     checkpoint.save(out / "last", model, info)
@@ -436,10 +477,10 @@ def _save_epoch(run, recipe, record, phase, phases, settings, norm, out, scaler,
     if device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     checkpoint.save_resume(out, run.done, tensors, {
-        "settings": settings, "model": settings["model"], "model_config": dict(model.config),
+        "settings": asdict(settings), "model": settings.model, "model_config": dict(model.config),
         "phase": phase.index, "carried": run.carried, "history": run.history, "best": run.best,
         "optimizer": optim_rest, "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
-        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+        "scaler": ctx.scaler.state_dict() if ctx.scaler.is_enabled() else None,
     })
     append_line(out / "metrics.jsonl", json.dumps(record))
     return improved

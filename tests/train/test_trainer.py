@@ -6,7 +6,7 @@ import torch
 from edgeseg import checkpoint
 from edgeseg.errors import EdgesegError, IntegrityError
 from edgeseg.models import list_models
-from edgeseg.train import RECIPES, TrainConfig, train
+from edgeseg.train import RECIPES, TrainConfig, loop, train
 
 TINY = {
     "unet": {"width_mult": 0.125},
@@ -50,6 +50,11 @@ def test_unet_sharp_logs_every_level(tmp_path):
 
 def test_run_folder_is_not_overwritten_and_resume_keeps_settings(tmp_path):
     train(_cfg(tmp_path, "unet", epochs=1))
+    saved = json.loads((tmp_path / "unet" / checkpoint.RESUME).read_text())["settings"]
+    resolved = {"model": "unet", "data": "synthetic:nuclei?n=10&size=32&seed=1", "epochs": 1, "batch": 4,
+                "img_size": 32, "lr": 3e-3, "seed": 0, "val_split": 0.2, "model_config": TINY["unet"], "options": {},
+                "augment": False}
+    assert list(saved.items()) == list(resolved.items())  # values and key order as resume.json has always had them
     with pytest.raises(EdgesegError, match="training run; pass `resume` to continue it or choose another `out`"):
         train(_cfg(tmp_path, "unet", epochs=1))
     with pytest.raises(EdgesegError, match="batch was 4, now 2"):
@@ -160,16 +165,20 @@ def test_plnet_epl_stage1_then_both_with_stage1_learning(tmp_path):
 
 def test_pgunet_grows_by_name_with_two_learning_rates(tmp_path):
     from edgeseg.train import recipe_for
-    from edgeseg.train.loop import Run, _enter_phase
+    from edgeseg.train.loop import Context, Run, Settings, _enter_phase
 
     recipe = recipe_for("pgunet", stages=2)
     phases = recipe.phases(2)
     assert [(p.name, p.img_size) for p in phases] == [("stage1", 32), ("stage2", 64)]
     run = Run(model=recipe.build({"width_mult": 0.125, "in_channels": 1}))
-    _enter_phase(run, recipe, phases[0], phases, 2, 1e-4, torch.device("cpu"))
+    settings = Settings(model="pgunet", data="synthetic:nuclei", epochs=2, batch=2, img_size=32, lr=1e-4, seed=0,
+                        val_split=0.2, model_config={}, options={"stages": 2}, augment=True)
+    ctx = Context(rank=0, world=1, device=torch.device("cpu"), scaler=None, console=None, out=tmp_path,
+                  recipe=recipe, phases=phases, norm=None, workers=0, progress=False)
+    _enter_phase(run, ctx, settings, phases[0])
     assert isinstance(run.optimizer, torch.optim.RMSprop) and len(run.optimizer.param_groups) == 1
     before = {k: v.clone() for k, v in run.model.state_dict().items()}
-    _enter_phase(run, recipe, phases[1], phases, 2, 1e-4, torch.device("cpu"))
+    _enter_phase(run, ctx, settings, phases[1])
     assert run.model.config["stages"] == 2 and run.carried
     state = run.model.state_dict()
     assert all(torch.equal(state[name], before[name]) for name in run.carried)
@@ -219,8 +228,6 @@ class _Stop(Exception):
 def test_resume_inside_a_later_phase_matches_an_uninterrupted_run(
     tmp_path, monkeypatch, model, options, epochs, stop_after,
 ):
-    from edgeseg.train import loop
-
     kw = dict(options=options, epochs=epochs, augment=True, data="synthetic:nuclei?n=6&size=32&seed=2")
     whole = train(_cfg(tmp_path / "a", model, **kw))["history"]
     printed = loop._print_epoch
