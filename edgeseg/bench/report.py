@@ -180,6 +180,24 @@ def plot_pareto(result: BenchResult, path: Path) -> Path:
 # --- terminal ---------------------------------------------------------------------------------------
 
 
+# Left out first, in this order, where the terminal is too narrow for every column: the numbers a
+# choice between rows rests on (variant, backend, latency, img/s, IoU, flips) stay.
+NARROW_DROPS = ("p99_ms", "preprocess_p50_ms", "postprocess_p50_ms", "cv", "gflops", "img_size", "batch")
+
+
+def fitting_columns(rows: list[BenchRow], width: int) -> list:
+    """The terminal columns that fit `width` without cutting a number, dropping NARROW_DROPS in order."""
+    def needed(columns) -> int:  # each cell as wide as its widest value, one space between cells
+        return sum(max([len(c.header), *(len(c.cell(r)) for r in rows)]) + 1 for c in columns) + 1
+
+    columns = list(TERMINAL_COLUMNS)
+    for name in NARROW_DROPS:
+        if needed(columns) <= width:
+            break
+        columns = [c for c in columns if c.name != name]
+    return columns
+
+
 def print_table(result: BenchResult, console=None) -> None:
     from rich import box
     from rich.console import Console
@@ -191,12 +209,16 @@ def print_table(result: BenchResult, console=None) -> None:
         if not console.is_terminal:  # piped or captured: do not squeeze the numbers into 80 columns
             console = Console(width=max(console.width, 140))
     models = sorted({r.model for r in result.ok_rows})
+    columns = fitting_columns(result.ok_rows, console.width)
     table = Table(title=f"edgeseg bench: {', '.join(models)}", box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False)
-    for c in TERMINAL_COLUMNS:
+    for c in columns:
         table.add_column(c.header, justify="left" if c.spec == "s" else "right", no_wrap=True)
     for row in result.ok_rows:
-        table.add_row(*(escape(c.cell(row)) for c in TERMINAL_COLUMNS))
+        table.add_row(*(escape(c.cell(row)) for c in columns))
     console.print(table)
+    hidden = [c.header for c in TERMINAL_COLUMNS if c not in columns]
+    if hidden:
+        console.print(f"(a narrow terminal: {', '.join(hidden)} left out here; results.md has every column)")
     for r in result.rows:
         if not r.ok:
             what = [r.backend.short, *(v for v in (r.variant, r.precision) if v)]

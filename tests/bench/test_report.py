@@ -82,6 +82,24 @@ def test_columns_are_defined_once_and_every_view_derives_from_them(result, tmp_p
     assert header.split() == " ".join(c.header for c in TERMINAL_COLUMNS).split()  # the terminal's columns, in order
 
 
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_narrow_terminal_gets_fewer_columns_never_cut_numbers(result, width):
+    import io
+
+    from rich.console import Console
+
+    console = Console(record=True, width=width, file=io.StringIO())
+    report.print_table(result, console)
+    text = console.export_text()
+    assert "\u2026" not in text  # no cell cut to an ellipsis
+    header = next(line for line in text.splitlines() if line.strip().startswith("variant")).split()
+    for kept in ("variant", "precision", "backend", "IoU", "flips"):
+        assert kept in header
+    assert "p99" not in header and "left out here; results.md has every column" in " ".join(text.split())
+    for row in result.ok_rows:  # every IoU with all its digits
+        assert f"{row.iou:.4f}" in text
+
+
 def _drawn(result, tmp_path, monkeypatch):
     """The Axes `plot_pareto` drew into, kept open for reading back."""
     import matplotlib.pyplot as plt
