@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from ..runtime.backends import names
-from .flags import as_flags
+from .flags import as_flags, flag_errors, flags_of
 
 app = typer.Typer()
 
@@ -108,10 +108,9 @@ def bench_cmd(
     """Benchmark deploy variants across precisions, backends and batch sizes; write JSON/CSV/Markdown and a
     Pareto plot."""
     from ..bench import run
-    from ..errors import EdgesegError
 
-    flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts[0].startswith("--")}
-    try:
+    flags = flags_of(ctx)
+    with flag_errors(flags):
         result = run(
             target, out=out, data=data, variants=_names(variants), precisions=_names(precisions),
             backends=_names(backends), batches=_ints(batches, "--batch"),
@@ -121,8 +120,6 @@ def bench_cmd(
             min_iou=min_iou, compare=compare, iou_tolerance=iou_tolerance, latency_tolerance=latency_tolerance,
             command=command_line(), log=progress_printer(),
         )
-    except EdgesegError as exc:
-        raise EdgesegError(as_flags(str(exc), flags)) from None
     show(result)
     for note in result.notes:
         typer.secho(as_flags(note, flags), fg="yellow", err=True)

@@ -358,10 +358,10 @@ def _wrap(model, recipe: Recipe, device):
 
 # --- one epoch --------------------------------------------------------------------------------------
 # Data-loader workers hand each batch back through a Unix socket that multiprocessing creates at
-# TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX. A socket path holds at most 107 bytes on Linux (103 on macOS);
-# past that the worker cannot bind it, says nothing, and the training waits forever.
+# TMPDIR/pymp-<8 random chars>/listener-<8 random chars>. A socket path holds at most 107 bytes on Linux
+# (103 on macOS); past that the worker cannot bind it, says nothing, and the training waits forever.
 _SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
-_SOCKET_SUFFIX = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
+_SOCKET_SUFFIX = len("/pymp-") + 8 + len("/listener-") + 8
 
 
 def check_worker_tempdir(workers: int) -> None:
