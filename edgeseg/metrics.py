@@ -101,6 +101,42 @@ def dataset_scores(preds, targets) -> dict[str, float]:
     return out
 
 
+CLASS_SCORES = ("iou", "dice", "precision", "recall")
+
+
+def class_scores(preds, targets, classes: int) -> dict:
+    """Per-class scores over a dataset of class-index masks, and their mean over the foreground classes.
+
+    Each class's confusion is summed over all images (a class absent from most images still weighs by
+    its pixels). Returns `{"classes": {"0": {...}, "1": {...}, ...}, "mean_iou": .., "mean_dice": ..,
+    "mean_precision": .., "mean_recall": .., "images": n}`; the means skip class 0 (background) and
+    are taken over the classes 1..classes-1. A binary mask set is `classes=2`.
+    """
+    if classes < 2:
+        raise ValueError(f"classes must be >= 2 (background and at least one class), got {classes}")
+    totals = [Confusion(0, 0, 0, 0) for _ in range(classes)]
+    images = 0
+    for p, t in zip(preds, targets, strict=True):
+        p, t = np.asarray(p), np.asarray(t)
+        for mask, what in ((p, "prediction"), (t, "target")):
+            bad = mask[(mask < 0) | (mask >= classes)]
+            if bad.size:
+                raise ValueError(f"{what} holds class {int(bad.flat[0])}, outside 0..{classes - 1}")
+        totals = [total + Confusion.of(p, t, c) for c, total in enumerate(totals)]
+        images += 1
+    if not images:
+        raise ValueError("no images to score")
+    per_class = {
+        str(c): dict(zip(CLASS_SCORES, (c_.iou(), c_.dice(), c_.precision(), c_.sensitivity()), strict=True))
+        for c, c_ in enumerate(totals)
+    }
+    out: dict = {"classes": per_class}
+    for score in CLASS_SCORES:
+        out[f"mean_{score}"] = float(np.mean([per_class[str(c)][score] for c in range(1, classes)]))
+    out["images"] = images
+    return out
+
+
 def mask_flips(a: np.ndarray, b: np.ndarray) -> float:
     """Share of pixels whose class differs between two masks of the same shape (backend parity)."""
     a, b = np.asarray(a), np.asarray(b)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgeseg.metrics import Confusion, dataset_scores, mask_flips, masks_from_output, sigmoid
+from edgeseg.metrics import Confusion, class_scores, dataset_scores, mask_flips, masks_from_output, sigmoid
 
 
 def test_confusion_by_hand():
@@ -54,3 +54,28 @@ def test_masks_from_output_binary_and_multiclass():
 def test_sigmoid_is_stable_at_extremes():
     out = sigmoid(np.array([-1e4, 0.0, 1e4]))
     assert np.isfinite(out).all() and out.tolist() == [0.0, 0.5, 1.0]
+
+
+def test_class_scores_by_hand():
+    # 3 classes on one 2x3 image; class 1: tp 1, fp 1, fn 1; class 2: tp 1, fp 0, fn 1
+    pred = np.array([[1, 1, 2], [0, 0, 0]])
+    target = np.array([[1, 2, 2], [1, 0, 0]])
+    s = class_scores([pred], [target], classes=3)
+    assert s["classes"]["1"]["iou"] == pytest.approx(1 / 3)
+    assert s["classes"]["2"]["iou"] == pytest.approx(1 / 2)
+    assert s["classes"]["2"]["precision"] == pytest.approx(1.0)
+    assert s["classes"]["2"]["recall"] == pytest.approx(0.5)
+    assert s["classes"]["0"]["iou"] == pytest.approx(2 / 3)
+    assert s["mean_iou"] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert s["mean_dice"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert s["images"] == 1
+
+
+def test_class_scores_sum_confusions_over_images_and_check_the_range():
+    a = np.array([[1, 0]])
+    s = class_scores([a, np.zeros_like(a)], [a, a], classes=2)
+    assert s["classes"]["1"]["iou"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="class 3"):
+        class_scores([np.array([[3]])], [np.array([[0]])], classes=3)
+    with pytest.raises(ValueError):
+        class_scores([], [], classes=3)
