@@ -272,8 +272,8 @@ def _check_dla(tgt: Target, artifact: Artifact, dla_core: int | None, version: t
 
 def _workspace_bytes(tgt: Target, workspace_gib: float | None) -> int:
     gib = tgt.default_workspace_gib if workspace_gib is None else workspace_gib
-    if not gib > 0:
-        raise EdgesegError(f"--workspace must be a positive number of GiB, got {gib}")
+    if not 0 < gib < float("inf"):
+        raise EdgesegError(f"--workspace must be a positive, finite number of GiB, got {gib}")
     if tgt.memory_gib is not None and gib >= tgt.memory_gib:
         raise EdgesegError(f"--workspace {gib} GiB does not fit {tgt.name}'s {tgt.memory_gib:g} GiB of memory")
     return int(gib * GIB)

@@ -125,6 +125,8 @@ def test_workspace_opt_level_and_device_checks():
     for kwargs, message in [
         (dict(workspace_gib=16), "does not fit"),
         (dict(workspace_gib=0), "positive"),
+        (dict(workspace_gib=float("nan")), "positive, finite"),
+        (dict(target="cuda", cc="8.6", workspace_gib=float("inf")), "positive, finite"),
         (dict(opt_level=6), "0-5"),
         (dict(cc="8.6"), "build the engine on the target"),
         (dict(target="cuda", cc="6.1"), "7.5 or newer"),
