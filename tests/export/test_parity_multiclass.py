@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from bench.bundles import write_class_data  # tests/bench, imported by pytest as package "bench"
 
-from edgeseg.data.images import write_png
 from edgeseg.errors import EdgesegError
 from edgeseg.export import export_bundle, parity
 from edgeseg.manifest import Normalization
@@ -68,21 +68,6 @@ def test_truth_with_a_class_the_model_lacks_is_one_line():
     assert "\n" not in str(e.value)
 
 
-def _class_data(folder, n=6, size=32):
-    """n RGB images with 4-class index masks: a square of class 1 holding a class 2 and a class 3 square."""
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        mask = np.zeros((size, size), np.uint8)
-        top = int(rng.integers(2, 8))
-        mask[top : top + 20, top : top + 20] = 1
-        mask[top + 2 : top + 10, top + 2 : top + 10] = 2
-        mask[top + 14 : top + 17, top + 14 : top + 17] = 3
-        image = (rng.random((size, size, 3)) * 40 + mask[..., None] * 50).astype(np.uint8)
-        write_png(folder / "images" / f"{i}.png", image)
-        write_png(folder / "masks" / f"{i}.png", mask)
-    return str(folder)
-
-
 @pytest.mark.slow
 def test_four_class_pgunet_export_writes_per_class_parity(tmp_path):
     import torch
@@ -91,7 +76,7 @@ def test_four_class_pgunet_export_writes_per_class_parity(tmp_path):
 
     torch.manual_seed(0)
     model = create_model("pgunet", num_classes=4, width_mult=0.125, stages=1).eval()
-    data = _class_data(tmp_path / "data")
+    data = write_class_data(tmp_path / "data")
     manifest = export_bundle((model, Normalization()), tmp_path / "bundle", precisions=("fp32", "int8"), img_size=32,
                              calib_data=data, calib_images=3, parity_images=3)
     for precision in ("fp32", "int8"):
