@@ -190,7 +190,8 @@ def plot_pareto(result: BenchResult, path: Path) -> Path:
     if xs and max(xs) / max(min(xs), 1e-9) > 20:
         ax.set_xscale("log")
     ax.set_xlabel("throughput (images/s)")
-    ax.set_ylabel("IoU vs ground truth" if quantity == "iou" else "mask IoU vs torch fp32 reference (no ground truth)")
+    iou_label = "IoU vs ground truth" + (" (mean of classes 1..C-1)" if class_count(rows) else "")
+    ax.set_ylabel(iou_label if quantity == "iou" else "mask IoU vs torch fp32 reference (no ground truth)")
     model = ", ".join(sorted({r.model for r in rows})) or "no rows with a quality score"
     ax.set_title(f"edgeseg bench: {model}")
     ax.grid(True, alpha=0.3)
