@@ -143,3 +143,10 @@ def test_cli_per_class_gate_and_its_errors(setup, tmp_path):
     no_data = invoke("bench", bundle, "--min-class-iou", "1=0.5", "--out", tmp_path / "b", *CLI_FAST)
     assert no_data.exit_code == 2 and no_data.says("--min-class-iou needs --data with ground-truth masks")
     assert not (tmp_path / "b").exists()
+
+
+def test_a_checkpoint_is_checked_before_it_is_exported(setup, tmp_path):
+    bundle, data = setup
+    with pytest.raises(EdgesegError, match=r"`min_class_iou` names class 5; this model's classes are 0..3"):
+        bench.run(bundle.parent / "best", out=tmp_path, data=data, min_class_iou={5: 0.5}, **FAST)
+    assert not (tmp_path / "bundle-32").exists()
