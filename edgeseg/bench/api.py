@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import EdgesegError
@@ -30,6 +30,7 @@ def run(
     calib_data: str | None = None,
     calib_images: int = 32,
     min_iou: float | None = None,
+    min_class_iou: Mapping[int, float] | None = None,
     compare: str | Path | None = None,
     iou_tolerance: float = 0.01,
     latency_tolerance: float = 0.10,
@@ -58,7 +59,10 @@ def run(
     eval_images: images segmented once per row for IoU/Dice and parity.
     checkpoint: the checkpoint for the torch rows when `target` is a bundle.
     calib_data, calib_images: int8 calibration when exporting a checkpoint (default data: `data`).
-    min_iou: a gate: every row's IoU must reach it (needs `data` with masks).
+    min_iou: a gate: every row's IoU must reach it (needs `data` with masks); a multi-class row's IoU is
+        the mean over its foreground classes 1..C-1.
+    min_class_iou: a gate per class, {class index: IoU}: every multi-class row's IoU of that class must
+        reach it (needs `data` with masks and a model of more than one output channel).
     compare: a previous results.json, a gate: no row may lose more than `iou_tolerance` IoU
         (absolute) or gain more than `latency_tolerance` p50 latency (relative).
     command: the command line to record in the reports. log: called with each progress line.
@@ -73,13 +77,16 @@ def run(
 
     say = log or (lambda _: None)
     target, out = Path(target), Path(out)
-    if min_iou is not None and data is None:
-        raise EdgesegError("`min_iou` needs `data` with ground-truth masks")
+    for gate, value in (("min_iou", min_iou), ("min_class_iou", min_class_iou)):
+        if value is not None and data is None:
+            raise EdgesegError(f"`{gate}` needs `data` with ground-truth masks")
     previous = _previous(compare) if compare is not None else None
     if data is not None:
         from ..data import open_source
 
         open_source(data)  # bad data fails now, not after a checkpoint's bundle has been exported
+    if min_class_iou is not None and (classes := _classes(target)) is not None:  # None: `resolve` says what is wrong
+        gates.check_class_minimums(min_class_iou, classes)
     threads = threads or usable_cores()
     plan = SweepPlan(
         backends=list(Backend) if backends is None else _listed(backends),
@@ -96,8 +103,9 @@ def run(
                       checkpoint=Path(checkpoint) if checkpoint is not None else None, log=say)
     channels = (targets[0].normalization or targets[0].manifest.normalization).channels
     images = load_images(data, eval_images, targets[0].size, channels)
-    if min_iou is not None and images.masks is None:
-        raise EdgesegError(f"`min_iou` needs ground-truth masks, and `data` {data} has none")
+    for gate, value in (("min_iou", min_iou), ("min_class_iou", min_class_iou)):
+        if value is not None and images.masks is None:
+            raise EdgesegError(f"`{gate}` needs ground-truth masks, and `data` {data} has none")
 
     rows, warnings = run_sweep(targets, plan, images, log=say)
     settings = {
@@ -115,6 +123,8 @@ def run(
     result.files = report.write_all(result, out)
     if min_iou is not None:
         result.failures += gates.min_iou_failures(result, min_iou)
+    if min_class_iou is not None:
+        result.failures += gates.min_class_iou_failures(result, min_class_iou)
     if previous is not None:
         regressions, notes = gates.compare(previous, result, iou_tolerance, latency_tolerance)
         result.failures += regressions
@@ -127,6 +137,20 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def _classes(target: Path) -> int | None:
+    """The output channels (1: binary) of a bundle's artifacts or a checkpoint's model, read before any export."""
+    from .. import manifest as mf
+    from ..checkpoint import read_info
+    from .inputs import is_bundle, is_checkpoint
+
+    if is_bundle(target):
+        manifest = mf.load(target if target.is_dir() else target.parent, verify=False)
+        return max(a.output.shape[1] for a in manifest.artifacts)
+    if is_checkpoint(target):
+        return int(read_info(target).config.get("num_classes", 1))
+    return None
 
 
 def _previous(path: str | Path) -> BenchResult:

@@ -12,10 +12,11 @@ import io
 from pathlib import Path
 
 from ..files import atomic_path, write_json, write_text
+from ..metrics import CLASS_SCORES
 from ..runtime.backends import Backend
 from ..runtime.base import DEVICE_STEPS
 from .pareto import pareto_front
-from .results import COLUMNS, TABLE_COLUMNS, TERMINAL_COLUMNS, BenchResult, BenchRow
+from .results import TABLE_COLUMNS, TERMINAL_COLUMNS, BenchResult, BenchRow, class_count, csv_columns
 
 # --- files ------------------------------------------------------------------------------------------
 
@@ -35,9 +36,10 @@ def write_all(result: BenchResult, out: Path) -> dict[str, Path]:
 def to_csv(result: BenchResult) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([c.name for c in COLUMNS])
+    columns = csv_columns(result.rows)
+    writer.writerow([c.name for c in columns])
     for row in result.rows:
-        writer.writerow([_csv_value(c.value(row)) for c in COLUMNS])
+        writer.writerow([_csv_value(c.value(row)) for c in columns])
     return buf.getvalue()
 
 
@@ -60,6 +62,7 @@ def to_markdown(result: BenchResult) -> str:
     lines += [f"- timing: {result.settings.get('timing')}", ""]
     lines.append("Latency = the runner's infer call per batch (wall clock); img/s = batch / p50 latency; "
                  "pre/post = the runtime's preprocessing and postprocessing per batch (p50).")
+    lines.append(IOU_LEGEND)
     lines.append("")
     lines.append("| " + " | ".join(c.header for c in TABLE_COLUMNS) + " |")
     lines.append("|" + "|".join("---" for _ in TABLE_COLUMNS) + "|")
@@ -72,6 +75,7 @@ def to_markdown(result: BenchResult) -> str:
         for r in others:
             lines.append(f"| {r.backend.short} | {_fmt(r.variant)} | {_fmt(r.precision)} | "
                          f"{_fmt(r.batch)} | {r.status} | {r.reason} |")
+    lines += per_class_table(result.ok_rows)
     gpu_rows = [r for r in result.ok_rows if r.device_ms]
     if gpu_rows:
         lines += ["", "## GPU time (CUDA events, p50 ms)", "",
@@ -82,6 +86,27 @@ def to_markdown(result: BenchResult) -> str:
     if result.warnings:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"
+
+
+IOU_LEGEND = ("IoU/Dice = vs the ground truth: for a binary model the mean over images; for a multi-class model "
+              "the mean over the foreground classes 1..C-1 of each class's score (pixels summed over the images), "
+              "each class in 'Per class', results.json `class_scores` and results.csv `class_K_*`.")
+
+
+def per_class_table(rows: list[BenchRow]) -> list[str]:
+    """results.md's "Per class" section: one line per multi-class row and class (none for binary rows)."""
+    rows = [r for r in rows if r.class_scores]
+    if not rows:
+        return []
+    lines = ["", "## Per class (vs ground truth; the table's IoU/Dice is the mean of classes 1..C-1)", "",
+             "| variant | precision | backend | batch | size | class | " + " | ".join(CLASS_SCORES) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(CLASS_SCORES)]
+    for r in rows:
+        for k, scores in r.class_scores.items():
+            cells = [r.variant, r.precision, r.backend.short, r.batch, r.img_size, k,
+                     *(_fmt(scores.get(s), ".4f") for s in CLASS_SCORES)]
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
+    return lines
 
 
 def environment_lines(env: dict) -> list[str]:
@@ -165,7 +190,8 @@ def plot_pareto(result: BenchResult, path: Path) -> Path:
     if xs and max(xs) / max(min(xs), 1e-9) > 20:
         ax.set_xscale("log")
     ax.set_xlabel("throughput (images/s)")
-    ax.set_ylabel("IoU vs ground truth" if quantity == "iou" else "mask IoU vs torch fp32 reference (no ground truth)")
+    iou_label = "IoU vs ground truth" + (" (mean of classes 1..C-1)" if class_count(rows) else "")
+    ax.set_ylabel(iou_label if quantity == "iou" else "mask IoU vs torch fp32 reference (no ground truth)")
     model = ", ".join(sorted({r.model for r in rows})) or "no rows with a quality score"
     ax.set_title(f"edgeseg bench: {model}")
     ax.grid(True, alpha=0.3)
@@ -216,6 +242,9 @@ def print_table(result: BenchResult, console=None) -> None:
     for row in result.ok_rows:
         table.add_row(*(escape(c.cell(row)) for c in columns))
     console.print(table)
+    if class_count(result.ok_rows):
+        console.print("IoU: for a multi-class model, the mean over the foreground classes 1..C-1; "
+                      "results.md, .json and .csv have each class")
     hidden = [c.header for c in TERMINAL_COLUMNS if c not in columns]
     if hidden:
         console.print(f"(a narrow terminal: {', '.join(hidden)} left out here; results.md has every column)")

@@ -3,6 +3,8 @@
 
 The row's fields are results.json's row keys. `COLUMNS` is the one list of tabular columns: the CSV
 has all of them, the Markdown table those with a `header`, the terminal those marked `terminal`.
+A multi-class row's `iou` and `dice` are the mean over its foreground classes 1..C-1, and its
+`class_scores` hold each class's scores; the CSV gets a `class_K_SCORE` column for each (`csv_columns`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EdgesegError
+from ..metrics import CLASS_SCORES
 from ..runtime.backends import Backend
 from .stats import LatencyStats
 
-SCHEMA = "edgeseg.bench/1"
+SCHEMA = "edgeseg.bench/2"  # /2: rows gain `class_scores`; a multi-class row's iou/dice are the foreground mean
+READABLE = ("edgeseg.bench/1", SCHEMA)  # a /1 file reads as rows without class scores
 KEY = ("model", "variant", "precision", "backend", "batch", "img_size")  # what makes two runs' rows the same row
 
 
@@ -57,11 +61,12 @@ class BenchRow:
     peak_rss_scope: str | None = None  # "row", or "process" where the peak cannot be reset
     gpu_mem_mb: float | None = None
     power: dict[str, Any] | None = None  # avg_w, mj_per_image, fps_per_w, or the reason it was not measured
-    iou: float | None = None  # mean over images, vs ground truth
-    dice: float | None = None
+    iou: float | None = None  # vs ground truth: binary, the mean over images; C classes, the mean over classes 1..C-1
+    dice: float | None = None  # the same as iou
     micro_iou: float | None = None
     scored_images: int | None = None
     parity: Parity | None = None
+    class_scores: dict[str, dict[str, float]] | None = None  # C > 1: class -> iou/dice/precision/recall (summed)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -180,6 +185,18 @@ TABLE_COLUMNS = tuple(c for c in COLUMNS if c.header)  # results.md
 TERMINAL_COLUMNS = tuple(c for c in TABLE_COLUMNS if c.terminal)  # the columns that decide a choice
 
 
+def class_count(rows: list[BenchRow]) -> int:
+    """The most classes any row has per-class scores for (0: no multi-class row)."""
+    return max((len(r.class_scores) for r in rows if r.class_scores), default=0)
+
+
+def csv_columns(rows: list[BenchRow]) -> tuple[Column, ...]:
+    """`COLUMNS`, then `class_K_SCORE` for every class K of a multi-class row and each of CLASS_SCORES."""
+    extra = tuple(Column(f"class_{k}_{score}", f"class_scores.{k}.{score}")
+                  for k in range(class_count(rows)) for score in CLASS_SCORES)
+    return COLUMNS + extra
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -231,7 +248,7 @@ class BenchResult:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise EdgesegError(f"{path}: cannot read a results.json ({exc})") from exc
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("rows"), list):
+        if not isinstance(data, dict) or data.get("schema") not in READABLE or not isinstance(data.get("rows"), list):
             raise EdgesegError(f"{path}: not an edgeseg results.json (schema {SCHEMA})")
         try:
             return cls.from_dict(data)

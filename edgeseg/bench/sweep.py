@@ -3,11 +3,11 @@
 Every row runs through a runtime `Segmenter`: its `preprocess`, the runner's `infer` and its
 `postprocess` are timed separately (timing.py). Torch rows plug the eager deploy module in as a
 runner (torch_runner.py), so all backends share pre/post and differ only in `infer`. Before timing,
-each row segments the evaluation images once (untimed) for IoU/Dice against the ground truth and for
-mask parity against the reference: the first row of the same variant that ran (the torch fp32 row,
-else the first fp32 row; without fp32 rows, the first fp16/int8 one). A backend that cannot run here
-gives one "skipped" row with the reason; a row that fails gives a "failed" row with the error.
-Nothing is dropped.
+each row segments the evaluation images once (untimed) for IoU/Dice against the ground truth (per class
+and their mean over classes 1..C-1 for a multi-class model) and for mask parity against the reference:
+the first row of the same variant that ran (the torch fp32 row, else the first fp32 row; without fp32
+rows, the first fp16/int8 one). A backend that cannot run here gives one "skipped" row with the
+reason; a row that fails gives a "failed" row with the error. Nothing is dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import manifest as mf
 from ..errors import EdgesegError
-from ..metrics import Confusion, dataset_scores
+from ..metrics import Confusion, class_scores, dataset_scores
 from ..runtime.backends import Backend, parse_backend
 from . import env as bench_env
 from .inputs import Images, Target
@@ -258,6 +258,9 @@ def _quality(seg, images: Images, reference: dict, name: str) -> dict:
         scores = dataset_scores(masks, images.masks)
         out.update(iou=scores["mean_iou"], dice=scores["mean_dice"], micro_iou=scores["micro_iou"],
                    scored_images=scores["images"])
+        classes = seg.artifact.output.shape[1]
+        if classes > 1:
+            out.update(_class_quality(masks, images.masks, classes))
     if not reference:
         reference.update(name=name, masks=masks)
     total = Confusion(0, 0, 0, 0)
@@ -268,6 +271,15 @@ def _quality(seg, images: Images, reference: dict, name: str) -> dict:
         pixels += a.size
     out["parity"] = Parity(reference=reference["name"], flips=flips / pixels if pixels else 0.0, iou=total.iou())
     return out
+
+
+def _class_quality(masks, truth, classes: int) -> dict:
+    """A multi-class row: iou/dice become the mean over classes 1..C-1, and each class's scores are kept."""
+    try:
+        scores = class_scores(masks, truth, classes)
+    except ValueError as exc:
+        raise EdgesegError(f"`data` masks do not fit this {classes}-class model: {exc}") from None
+    return {"iou": scores["mean_iou"], "dice": scores["mean_dice"], "class_scores": scores["classes"]}
 
 
 def _gpu_memory(backend: Backend, seg) -> float | None:

@@ -93,7 +93,13 @@ def bench_cmd(
     ] = Path("runs/bench"),
     min_iou: Annotated[
         float | None,
-        typer.Option(min=0.0, max=1.0, help="Exit 1 if any row's IoU is below this."),
+        typer.Option(min=0.0, max=1.0, help="Exit 1 if any row's IoU is below this (multi-class: the mean over "
+                     "classes 1..C-1)."),
+    ] = None,
+    min_class_iou: Annotated[
+        list[str] | None,
+        typer.Option(metavar="CLASS=IOU", help="Exit 1 if a multi-class row's IoU of CLASS is below IOU; repeatable "
+                     "(--min-class-iou 2=0.6 --min-class-iou 3=0.5)."),
     ] = None,
     compare: Annotated[
         Path | None,
@@ -117,7 +123,8 @@ def bench_cmd(
             img_sizes=_ints(img_sizes, "--img-size") if img_sizes else None,
             warmup=warmup, iters=iters, duration=duration, threads=threads, eval_images=eval_images,
             checkpoint=checkpoint, calib_data=calib_data, calib_images=calib_images,
-            min_iou=min_iou, compare=compare, iou_tolerance=iou_tolerance, latency_tolerance=latency_tolerance,
+            min_iou=min_iou, min_class_iou=_class_minimums(min_class_iou),
+            compare=compare, iou_tolerance=iou_tolerance, latency_tolerance=latency_tolerance,
             command=command_line(), log=progress_printer(),
         )
     show(result)
@@ -160,6 +167,26 @@ def _ints(text: str, option: str) -> list[int]:
     if not values or any(v < 1 for v in values):
         raise typer.BadParameter(f"{option} takes positive integers, got {text!r}")
     return values
+
+
+def _class_minimums(items: list[str] | None) -> dict[int, float] | None:
+    """`--min-class-iou 2=0.6` (repeatable) -> {2: 0.6}; one class given twice is an error."""
+    if not items:
+        return None
+    minimums: dict[int, float] = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        try:
+            k, v = int(k), float(v)
+        except ValueError:
+            k = None
+        if not sep or k is None or k < 0 or not 0.0 <= v <= 1.0:
+            raise typer.BadParameter(f"--min-class-iou takes CLASS=IOU, a class index and an IoU in [0, 1] "
+                                     f"(2=0.6), got {item!r}")
+        if k in minimums:
+            raise typer.BadParameter(f"--min-class-iou gives class {k} twice")
+        minimums[k] = v
+    return minimums
 
 
 def _names(text: str | None) -> list[str] | None:

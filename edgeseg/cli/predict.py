@@ -31,13 +31,14 @@ def predict_cmd(
     variant: Annotated[str | None, typer.Option(help="Deploy variant (default: the bundle's first).")] = None,
     precision: Annotated[Precision | None,
                          typer.Option(help="Artifact precision (default: the bundle's first).")] = None,
-    overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with the mask in red.")] = False,
+    overlay: Annotated[bool, typer.Option(help="Also write NAME.overlay.png: the image with each class in its colour "
+                                          "(multi-class: a legend under it).")] = False,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for ONNX Runtime (0: its default).")] = 0,
     public_key: Annotated[Path | None, typer.Option(
         exists=True, dir_okay=False, help="Refuse the bundle unless its signature verifies with this public key (PEM).",
     )] = None,
 ) -> None:
-    """Write OUT/NAME.png for every image: 0/255 for a binary model, class indices for a multi-class one.
+    """Write OUT/NAME.png for every image: 0/255 for a binary model, class indices (0..C-1) for a multi-class one.
 
     An image that cannot be read or segmented is reported and skipped; the exit code is then 2.
     """
@@ -46,15 +47,17 @@ def predict_cmd(
     from ..data.images import read_image, write_png, write_png_rows
     from ..errors import EdgesegError, EdgesegInputError
     from ..files import shown
+    from ..manifest import load
     from ..runtime import Segmenter
     from ..runtime.predict import (
         check_no_overwrite,
         check_threads,
+        class_names,
         collect_images,
         mask_png,
         output_files,
         output_names,
-        overlay_rows,
+        overlay_bands,
     )
     from ..runtime.preprocess import mask_at_size
 
@@ -68,7 +71,9 @@ def predict_cmd(
     chosen = precision.value if precision else None
     with Segmenter.from_bundle(bundle, backend.value, variant, chosen, threads=threads,
                               public_key=public_key) as seg:
-        binary = seg.artifact.output.shape[1] == 1
+        classes = seg.artifact.output.shape[1]
+        binary = classes == 1
+        names = None if binary else class_names(load(bundle, verify=False).model, classes)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task(f"segmenting on {seg.backend}", total=len(files))
@@ -85,7 +90,7 @@ def predict_cmd(
                 else:
                     write_png(mask_file, mask_png(mask, binary))
                     if overlay_file:
-                        write_png_rows(overlay_file[0], (*mask.shape, 3), overlay_rows(image, mask))
+                        write_png_rows(overlay_file[0], *overlay_bands(image, mask, names))
                 progress.advance(task)
     typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {shown(out)} ({seg.backend}, {seg.artifact.key})")
     if failed:

@@ -2,7 +2,9 @@
 
 Reports max/mean absolute error of probabilities (sigmoid of one logit map, softmax over several),
 the share of pixels whose mask flips, the IoU between the two masks and, when ground-truth masks are
-given, the IoU of each against the truth. fp32 graphs must stay within `FP32_MAX_PROB_ERR` and
+given, the IoU of each against the truth. These fields read the same for every model: for several
+classes the masks' IoU is the foreground's (any class but 0). A multi-class output (C > 1 channels)
+adds per-class fields (`class_fields`). fp32 graphs must stay within `FP32_MAX_PROB_ERR` and
 `FP32_MAX_FLIPS` or the export fails; fp16 and int8 are reported. A NaN in either output fails every
 precision: NaN compares false with any limit, so it would otherwise pass.
 """
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EdgesegError
-from ..metrics import Confusion, dataset_scores, mask_flips, masks_from_output, sigmoid
+from ..metrics import CLASS_SCORES, Confusion, class_scores, dataset_scores, mask_flips, masks_from_output, sigmoid
 
 FP32_MAX_PROB_ERR = 1e-4
 FP32_MAX_FLIPS = 1e-4  # 0.01 % of pixels
@@ -95,7 +97,41 @@ def compare(
         result["iou_gt"] = dataset_scores(list(masks), list(targets))["mean_iou"]
         result["iou_gt_fp32"] = dataset_scores(list(ref_masks), list(targets))["mean_iou"]
         result["iou_gt_drop"] = result["iou_gt_fp32"] - result["iou_gt"]
+    if reference.shape[1] > 1:
+        result.update(class_fields(ref_masks, masks, reference.shape[1], targets))
     return result
+
+
+def class_fields(ref_masks: np.ndarray, masks: np.ndarray, classes: int, targets: np.ndarray | None) -> dict[str, Any]:
+    """Per-class parity of `masks` against the eager `ref_masks` (class-index maps of `classes` classes).
+
+    `class_flip_share[k]`: the share of all pixels that one mask puts in class k and the other does not
+    (summed over k, twice `mask_flip_share`); `class_iou_vs_fp32[k]`: class k's IoU between the two.
+    With ground truth: `class_gt` and `class_gt_fp32` (each class's iou/dice/precision/recall, confusions
+    summed over the images), `class_gt_drop` (eager minus artifact, per class and score) and the means
+    over the foreground classes 1..C-1 (`mean_iou_gt`, `mean_dice_gt`, their `_fp32` and `_drop`).
+    """
+    pixels = max(ref_masks.size, 1)
+    out: dict[str, Any] = {
+        "classes": classes,
+        "class_flip_share": {str(k): float(np.count_nonzero((ref_masks == k) != (masks == k))) / pixels
+                             for k in range(classes)},
+        "class_iou_vs_fp32": {k: v["iou"] for k, v in class_scores(masks, ref_masks, classes)["classes"].items()},
+    }
+    if targets is None:
+        return out
+    try:
+        mine, eager = class_scores(masks, targets, classes), class_scores(ref_masks, targets, classes)
+    except ValueError as exc:
+        raise EdgesegError(f"the parity images' ground truth does not fit a {classes}-class model: {exc}") from None
+    out["class_gt"], out["class_gt_fp32"] = mine["classes"], eager["classes"]
+    out["class_gt_drop"] = {k: {s: eager["classes"][k][s] - v[s] for s in CLASS_SCORES}
+                            for k, v in mine["classes"].items()}
+    for score in ("iou", "dice"):
+        out[f"mean_{score}_gt"] = mine[f"mean_{score}"]
+        out[f"mean_{score}_gt_fp32"] = eager[f"mean_{score}"]
+        out[f"mean_{score}_gt_drop"] = eager[f"mean_{score}"] - mine[f"mean_{score}"]
+    return out
 
 
 def require_fp32(result: dict[str, Any], what: str, max_err: float = FP32_MAX_PROB_ERR,

@@ -1,7 +1,13 @@
-"""File handling for `edgeseg predict`: which files, what names, what the PNGs hold (torch-free)."""
+"""File handling for `edgeseg predict`: which files, what names, what the PNGs hold (torch-free).
+
+Overlays colour class k (k >= 1) with PALETTE[(k - 1) % 7], the Okabe-Ito colours (told apart with the
+common colour-vision deficiencies); class 0 (background) is left as it is. A multi-class overlay has a
+legend strip under the image: a swatch and the class's name for every foreground class.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -14,8 +20,10 @@ from ..files import shown
 OVERLAY_ALPHA = 0.5
 OVERLAY_BAND = 128  # rows blended at a time
 THREADS_PER_CORE = 4  # more ONNX Runtime threads than this per usable core only slows it down (or crashes it)
-_COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 200, 0], [200, 0, 255], [0, 220, 220]],
-                   np.uint8)
+PALETTE = np.array([[213, 94, 0], [0, 114, 178], [0, 158, 115], [230, 159, 0], [86, 180, 233], [204, 121, 167],
+                    [240, 228, 66]], np.uint8)  # Okabe-Ito without black: vermillion, blue, green, orange, sky, purple
+LEGEND_LINE = 14  # pixels per legend line: a 10 px swatch and Pillow's default 10 px font, 2 px apart
+LEGEND_PAD = 4
 
 
 def collect_images(paths: list[Path]) -> list[Path]:
@@ -98,9 +106,56 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
     return image.astype(np.uint8)
 
 
-def overlay_png(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The image with each foreground class blended in its colour."""
-    return np.concatenate(list(overlay_rows(image, mask)))
+def class_color(k: int) -> np.ndarray:
+    """The overlay colour of class k >= 1."""
+    return PALETTE[(k - 1) % len(PALETTE)]
+
+
+def class_names(model: dict, classes: int) -> list[str]:
+    """Names of classes 0..classes-1: the manifest's `model.class_names` when it lists one string per
+    class, else "class k"."""
+    names = model.get("class_names")
+    if isinstance(names, list) and len(names) == classes and all(isinstance(n, str) and n.strip() for n in names):
+        return [n.strip() for n in names]
+    return [f"class {k}" for k in range(classes)]
+
+
+def overlay_png(image: np.ndarray, mask: np.ndarray, names: list[str] | None = None) -> np.ndarray:
+    """The image with each foreground class blended in its colour; with `names` (one per class), the legend under it."""
+    return np.concatenate(list(overlay_bands(image, mask, names)[1]))
+
+
+def overlay_bands(image: np.ndarray, mask: np.ndarray, names: list[str] | None = None):
+    """(shape, bands of rows) of `overlay_png`, for `write_png_rows`: the image's rows a band at a time."""
+    strip = [] if names is None else [legend(mask.shape[1], names)]
+    height = mask.shape[0] + sum(len(s) for s in strip)
+    return (height, mask.shape[1], 3), itertools.chain(overlay_rows(image, mask), strip)
+
+
+def legend(width: int, names: list[str]) -> np.ndarray:
+    """A white strip `width` pixels wide listing classes 1..len(names)-1: each its colour swatch, index and
+    name, as many a line as fit (text past the right edge is cut). HxWx3 uint8."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    entries = [(k, f"{k}: {names[k]}") for k in range(1, len(names))]
+    sizes = [LEGEND_LINE + int(np.ceil(font.getlength(text))) + 2 * LEGEND_PAD for _, text in entries]
+    lines, x = [[]], 0
+    for entry, size in zip(entries, sizes, strict=True):
+        if lines[-1] and x + size > width:
+            lines.append([])
+            x = 0
+        lines[-1].append((entry, x))
+        x += size
+    canvas = Image.new("RGB", (width, LEGEND_PAD + LEGEND_LINE * len(lines)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for row, line in enumerate(lines):
+        top = LEGEND_PAD // 2 + row * LEGEND_LINE
+        for (k, text), left in line:
+            left += LEGEND_PAD
+            draw.rectangle((left, top + 2, left + 9, top + 11), fill=tuple(int(c) for c in class_color(k)))
+            draw.text((left + LEGEND_LINE, top + 1), text, fill="black", font=font)
+    return np.asarray(canvas, np.uint8)
 
 
 def overlay_rows(image: np.ndarray, mask: np.ndarray, band: int = OVERLAY_BAND):
@@ -109,6 +164,6 @@ def overlay_rows(image: np.ndarray, mask: np.ndarray, band: int = OVERLAY_BAND):
         rows = slice(start, start + band)
         rgb = to_rgb8(image[rows]).astype(np.float32)
         part = mask[rows]
-        colors = _COLORS[np.minimum(part, len(_COLORS) - 1)].astype(np.float32)
+        colors = PALETTE[(part.astype(np.intp) - 1) % len(PALETTE)].astype(np.float32)
         blended = np.where((part > 0)[..., None], (1 - OVERLAY_ALPHA) * rgb + OVERLAY_ALPHA * colors, rgb)
         yield blended.round().astype(np.uint8)

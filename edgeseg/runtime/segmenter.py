@@ -136,7 +136,8 @@ class Segmenter:
         return (masks, probs) if probabilities else masks
 
     def segment(self, images, probabilities: bool = False):
-        """Masks (HxW uint8) for one image or a sequence; with `probabilities`, also the probability maps."""
+        """Masks (HxW uint8: 0/1, or class indices 0..C-1) for one image or a sequence; with `probabilities`, also
+        the probability maps at the image's size (HxW for one channel; CxHxW, a softmax over the C classes)."""
         single = _is_single(images)
         if not single and len(_as_list(images)) == 0:
             return ([], []) if probabilities else []

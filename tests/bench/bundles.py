@@ -12,7 +12,7 @@ from edgeseg import manifest as mf
 NORM = {"color": "rgb", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
 
-def tiny_checkpoint(path: Path, seed: int = 0):
+def tiny_checkpoint(path: Path, seed: int = 0, classes: int = 1):
     import torch
 
     from edgeseg import checkpoint
@@ -20,7 +20,7 @@ def tiny_checkpoint(path: Path, seed: int = 0):
     from edgeseg.models import create_model
 
     torch.manual_seed(seed)
-    model = create_model("unet_sharp", width_mult=0.125)
+    model = create_model("unet_sharp", width_mult=0.125, num_classes=classes)
     info = CheckpointInfo(model="unet_sharp", config=model.config, normalization=NORM, recipe={"img_size": 32})
     checkpoint.save(path, model, info)
     return model
@@ -45,7 +45,7 @@ def tiny_bundle(folder: Path, checkpoint: Path, variants=("L1", "L2"), size: int
         artifact = mf.Artifact(
             file=f"{variant}.fp32.onnx", sha256="", variant=variant, precision="fp32",
             input=mf.TensorSpec("input", ("batch", 3, size, size), "float32"),
-            output=mf.TensorSpec("output", ("batch", 1, size, size), "float32"),
+            output=mf.TensorSpec("output", ("batch", info.config.get("num_classes", 1), size, size), "float32"),
             params=sum(p.numel() for p in module.parameters()),
         )
         with warnings.catch_warnings(), torch.no_grad():
@@ -61,3 +61,23 @@ def tiny_bundle(folder: Path, checkpoint: Path, variants=("L1", "L2"), size: int
     )
     mf.save(folder, manifest)
     return manifest
+
+
+def write_class_data(folder: Path, n: int = 6, size: int = 32) -> str:
+    """`n` RGB images with 4-class index masks (PNG) in folder/images and folder/masks: a class 1 square
+    holding a class 2 and a class 3 square, brighter by class. Returns the folder as a data source."""
+    import numpy as np
+
+    from edgeseg.data.images import write_png
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        mask = np.zeros((size, size), np.uint8)
+        top = int(rng.integers(2, 8))
+        mask[top : top + 20, top : top + 20] = 1
+        mask[top + 2 : top + 10, top + 2 : top + 10] = 2
+        mask[top + 14 : top + 17, top + 14 : top + 17] = 3
+        image = (rng.random((size, size, 3)) * 40 + mask[..., None] * 50).astype(np.uint8)
+        write_png(folder / "images" / f"{i}.png", image)
+        write_png(folder / "masks" / f"{i}.png", mask)
+    return str(folder)

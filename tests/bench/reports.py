@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeseg.bench.results import COLUMNS, SCHEMA, BenchResult
+from edgeseg.bench.results import SCHEMA, BenchResult, csv_columns
 
 
 @dataclass
@@ -45,7 +45,7 @@ def read_reports(folder: Path) -> Reports:
     with (folder / "results.csv").open(newline="") as f:
         reader = csv.DictReader(f)
         csv_rows = list(reader)
-    assert reader.fieldnames == [c.name for c in COLUMNS]
+    assert reader.fieldnames == [c.name for c in csv_columns(result.rows)]
     md_rows = markdown_table((folder / "results.md").read_text(), "model")
     with Image.open(folder / "pareto.png") as png:
         assert png.format == "PNG"

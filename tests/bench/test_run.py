@@ -41,7 +41,7 @@ def test_rows_cover_the_sweep_and_reports_are_written(bundle, first_run):
     names = {"json": "results.json", "csv": "results.csv", "md": "results.md", "png": "pareto.png"}
     assert result.files == {kind: out / name for kind, name in names.items()}
     reports = read_reports(out)  # each file parses, and they list the same rows
-    assert reports.saved == result.to_dict() and reports.saved["schema"] == "edgeseg.bench/1"
+    assert reports.saved == result.to_dict() and reports.saved["schema"] == "edgeseg.bench/2"
     assert reports.result.rows == result.rows  # the JSON round-trips to the same rows
     assert result.passed and result.failures == [] and result.environment["cpu"]["threads"] == 1
     ok = result.ok_rows

@@ -69,7 +69,7 @@ def test_overlay_colours_only_foreground():
     mask = np.array([[0, 1], [0, 0]], np.uint8)
     out = overlay_png(image, mask)
     assert out[0, 0].tolist() == [100, 100, 100]
-    assert out[0, 1].tolist() == [178, 50, 50]
+    assert out[0, 1].tolist() == [156, 97, 50]  # half vermillion (213, 94, 0), rounded half to even
     assert to_rgb8(np.full((1, 1), 65535, np.uint16)).tolist() == [[[255, 255, 255]]]
 
 
