@@ -110,7 +110,8 @@ def class_scores(preds, targets, classes: int) -> dict:
     Each class's confusion is summed over all images (a class absent from most images still weighs by
     its pixels). Returns `{"classes": {"0": {...}, "1": {...}, ...}, "mean_iou": .., "mean_dice": ..,
     "mean_precision": .., "mean_recall": .., "images": n}`; the means skip class 0 (background) and
-    are taken over the classes 1..classes-1. A binary mask set is `classes=2`.
+    are taken over the classes 1..classes-1. A binary mask set is `classes=2`. A class never predicted
+but present in the truth has precision 0 (not the 0/0 = 1 of an absent class).
     """
     if classes < 2:
         raise ValueError(f"classes must be >= 2 (background and at least one class), got {classes}")
@@ -127,14 +128,19 @@ def class_scores(preds, targets, classes: int) -> dict:
     if not images:
         raise ValueError("no images to score")
     per_class = {
-        str(c): dict(zip(CLASS_SCORES, (c_.iou(), c_.dice(), c_.precision(), c_.sensitivity()), strict=True))
-        for c, c_ in enumerate(totals)
+        str(c): dict(zip(CLASS_SCORES, (t.iou(), t.dice(), _class_precision(t), t.sensitivity()), strict=True))
+        for c, t in enumerate(totals)
     }
     out: dict = {"classes": per_class}
     for score in CLASS_SCORES:
         out[f"mean_{score}"] = float(np.mean([per_class[str(c)][score] for c in range(1, classes)]))
     out["images"] = images
     return out
+
+
+def _class_precision(c: Confusion) -> float:
+    """Precision, except that predicting nothing of a class the truth holds scores 0, not 0/0 = 1."""
+    return 0.0 if c.tp + c.fp == 0 and c.fn > 0 else c.precision()
 
 
 def mask_flips(a: np.ndarray, b: np.ndarray) -> float:

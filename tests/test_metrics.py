@@ -79,3 +79,10 @@ def test_class_scores_sum_confusions_over_images_and_check_the_range():
         class_scores([np.array([[3]])], [np.array([[0]])], classes=3)
     with pytest.raises(ValueError):
         class_scores([], [], classes=3)
+
+
+def test_a_class_never_predicted_but_present_has_precision_zero_and_an_absent_one_scores_one():
+    target = np.array([[0, 1, 2]])
+    s = class_scores([np.zeros_like(target)], [target], classes=4)
+    assert s["classes"]["1"]["precision"] == 0.0 and s["classes"]["1"]["recall"] == 0.0
+    assert s["classes"]["3"] == {"iou": 1.0, "dice": 1.0, "precision": 1.0, "recall": 1.0}
