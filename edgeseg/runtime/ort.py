@@ -94,7 +94,7 @@ class OrtRunner(Runner):
 
     `sha256`: the artifact's checksum from the bundle manifest; when the runner reads the file itself (the
     int8 CPU rewrite), the bytes it rewrites are checked against it. `details["graph"]` names the graph the
-    session runs when it is not the file as exported.
+    session runs when it is not the file as exported. `as_exported` skips the rewrite (benchmarks compare).
     """
 
     def __init__(
@@ -107,6 +107,7 @@ class OrtRunner(Runner):
         cache_dir: str | Path | None = None,
         device_id: int = 0,
         sha256: str | None = None,
+        as_exported: bool = False,
     ):
         ort = require("onnxruntime", "ort")
         backend = _ort_backend(backend)
@@ -118,7 +119,7 @@ class OrtRunner(Runner):
         options.log_severity_level = 3
         providers = providers_for(backend, precision, cache_dir, device_id)
         source: str | bytes = str(model)
-        if backend is Backend.ORT_CPU and precision == "int8":
+        if backend is Backend.ORT_CPU and precision == "int8" and not as_exported:
             source = self._cpu_int8(Path(model), sha256)
         try:
             self.session = ort.InferenceSession(source, sess_options=options, providers=providers)

@@ -104,6 +104,8 @@ def test_cpu_rewrite_reads_the_bytes_the_manifest_lists(int8_bundle, tmp_path):
     artifact = manifest.artifact("L3", "int8")
     with OrtRunner(folder / artifact.file, precision="int8", threads=1, sha256=artifact.sha256) as runner:
         assert runner.details["graph"] == GRAPH
+    with OrtRunner(folder / artifact.file, precision="int8", threads=1, as_exported=True) as runner:
+        assert runner.details == {}
     tampered = tmp_path / artifact.file
     data = bytearray((folder / artifact.file).read_bytes())
     data[-10] ^= 1
