@@ -45,7 +45,8 @@ def main() -> int:
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} `python benchmarks/int8_speed.py {' '.join(sys.argv[1:])}`")
     print(f"# CPU: {cpu_model()}; onnxruntime {_ort_version()}; {args.threads} threads; "
           f"{args.rounds} interleaved rounds after {args.warmup} warm-up; medians; "
-          f"load average before {_load(load_before)}, after {_load(load_after)}")
+          f"load average before {_load(load_before)}, after {_load(load_after)}; int8 artifacts "
+          f"{'as exported' if args.as_exported else 'as the edgeseg ORT CPU runner runs them (runtime/ort_int8.py)'}")
     print(to_markdown(args.artifacts, times))
     return 0
 
