@@ -129,7 +129,7 @@ class OrtRunner(Runner):
         if got[0] != PROVIDERS[backend]:
             raise BackendUnavailable(
                 f"{backend}: ONNX Runtime could not start {PROVIDERS[backend]} (it fell back to {got[0]}); "
-                "install the CUDA/TensorRT libraries it needs or use --backend ort-cpu"
+                f"install the CUDA/TensorRT libraries it needs or use --backend {Backend.ORT_CPU}"
             )
         self.inputs = tuple(_info(i, Path(model).name) for i in self.session.get_inputs())
         self.outputs = tuple(_info(o, Path(model).name) for o in self.session.get_outputs())
