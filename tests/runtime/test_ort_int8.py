@@ -20,6 +20,8 @@ from edgeseg.runtime.ort_int8 import GRAPH
 
 from .subprocess_env import run_without_torch
 
+pytestmark = pytest.mark.slow  # exports a UNet# bundle with int8 calibration once per module
+
 NORM = mf.Normalization(color="rgb", mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
 DATA = "synthetic:nuclei?n=12&size=32&seed=0"
 
