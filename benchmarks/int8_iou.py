@@ -2,12 +2,12 @@
 
     python benchmarks/int8_iou.py BUNDLE --data "synthetic:nuclei?n=32&size=32&seed=1000" [--threads 2]
 
-For every variant with an fp32 and an int8 artifact: both run through `Segmenter.from_bundle(...,
-"ort-cpu")` (so the int8 one runs the graph `edgeseg.runtime.ort_int8` derives, as `edgeseg predict` and
-`edgeseg bench` run it) on every image of --data; printed per variant: mean IoU against the ground-truth
-masks for fp32 and int8, the drop in points, the share of mask pixels that flip against fp32, and the
-same two figures for the int8 file as exported (`OrtRunner(as_exported=True)`, what the export's parity
-check measures).
+For every variant with an fp32 and an int8 artifact: both run through a `Segmenter` on an `OrtRunner`
+for "ort-cpu", given the manifest's sha256 (so the int8 one runs the graph `edgeseg.runtime.ort_int8`
+derives, as `edgeseg predict` and `edgeseg bench` run it) on every image of --data; printed per
+variant: mean IoU against the ground-truth masks for fp32 and int8, the drop in points, the share of
+mask pixels that flip against fp32, and the same three figures for the int8 file as exported
+(`OrtRunner(as_exported=True)`, what the export's parity check measures).
 """
 
 from __future__ import annotations
