@@ -1,6 +1,10 @@
 """ORT CPU latency of ONNX artifacts measured interleaved: one run of each in turn, repeated, medians.
 
-    python benchmarks/int8_speed.py L4.fp32.onnx L4.int8.onnx [more.onnx ...] [--threads 2] [--rounds 30]
+    python benchmarks/int8_speed.py L4.fp32.onnx L4.int8.onnx [more.onnx ...] [--threads 2] [--rounds 30] \
+        [--as-exported]
+
+An int8 (Q/DQ) artifact runs as edgeseg's ORT CPU runner runs it: rewritten in memory by
+`edgeseg.runtime.ort_int8` (uint8 activations, Conv+ReLU folded); `--as-exported` runs the file as it is.
 
 On a machine shared with other jobs the load changes from second to second; timing A for a minute and
 then B for a minute compares two different machines. Here every round runs each artifact once, in
@@ -23,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this tree's edgeseg, also when not installed
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,14 +36,17 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--as-exported", action="store_true", help="run int8 artifacts without the runtime's CPU rewrite")
     args = ap.parse_args()
     load_before = os.getloadavg()
-    times = interleaved(args.artifacts, threads=args.threads, rounds=args.rounds, warmup=args.warmup)
+    times = interleaved(args.artifacts, threads=args.threads, rounds=args.rounds, warmup=args.warmup,
+                        as_exported=args.as_exported)
     load_after = os.getloadavg()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} `python benchmarks/int8_speed.py {' '.join(sys.argv[1:])}`")
     print(f"# CPU: {cpu_model()}; onnxruntime {_ort_version()}; {args.threads} threads; "
           f"{args.rounds} interleaved rounds after {args.warmup} warm-up; medians; "
-          f"load average before {_load(load_before)}, after {_load(load_after)}")
+          f"load average before {_load(load_before)}, after {_load(load_after)}; int8 artifacts "
+          f"{'as exported' if args.as_exported else 'as the edgeseg ORT CPU runner runs them (runtime/ort_int8.py)'}")
     print(to_markdown(args.artifacts, times))
     return 0
 
@@ -45,7 +54,18 @@ def main() -> int:
 Times = list[tuple[list[float], list[float]]]
 
 
-def interleaved(artifacts: list[Path], *, threads: int, rounds: int, warmup: int) -> Times:
+def runtime_graph(path: Path, *, as_exported: bool = False) -> str | bytes:
+    """What edgeseg's ORT CPU runner hands ONNX Runtime for this file: an int8 artifact's rewritten bytes."""
+    from edgeseg import onnxgraph
+    from edgeseg.runtime import ort_int8
+
+    data = path.read_bytes()
+    if as_exported or not onnxgraph.read(data, path.name).quantized:
+        return str(path)
+    return ort_int8.cpu_bytes(data)
+
+
+def interleaved(artifacts: list[Path], *, threads: int, rounds: int, warmup: int, as_exported: bool = False) -> Times:
     """Per artifact (wall ms, CPU ms) of `rounds` runs, the artifacts taking turns within each round."""
     import onnxruntime as ort
 
@@ -56,7 +76,8 @@ def interleaved(artifacts: list[Path], *, threads: int, rounds: int, warmup: int
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sessions, feeds = [], []
     for path in artifacts:
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(runtime_graph(path, as_exported=as_exported), opts,
+                                       providers=["CPUExecutionProvider"])
         spec = session.get_inputs()[0]
         shape = [d if isinstance(d, int) else 1 for d in spec.shape]
         feeds.append({spec.name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)})

@@ -1,12 +1,13 @@
 """Where an ONNX artifact spends its time in ONNX Runtime (CPU): kernel time per operator, from a profile.
 
-    python benchmarks/profile_ort.py ARTIFACT.onnx [--threads 2] [--runs 20] [--batch 1]
+    python benchmarks/profile_ort.py ARTIFACT.onnx [--threads 2] [--runs 20] [--batch 1] [--as-exported]
 
 Runs the graph with ONNX Runtime's profiler (all graph optimizations on, as `edgeseg` runs it) on random
 input, then prints the share of kernel time per operator type as ONNX Runtime executed it (after its own
 fusions: QLinearConv, QLinearConcat, FusedConv...), with the element type each one read, and one line for
 the share spent outside int8 kernels: QuantizeLinear/DequantizeLinear plus float Concat, Resize, Relu and
-MaxPool. The first run (warm-up) is left out.
+MaxPool. The first run (warm-up) is left out. An int8 artifact runs as edgeseg's ORT CPU runner runs it
+(rewritten by `edgeseg.runtime.ort_int8`); `--as-exported` profiles the file as it is.
 """
 
 from __future__ import annotations
@@ -31,18 +32,22 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=1, help="used where the batch axis is dynamic")
+    ap.add_argument("--as-exported", action="store_true", help="run an int8 artifact without the runtime's CPU rewrite")
     args = ap.parse_args()
-    events = profile(args.artifact, threads=args.threads, runs=args.runs, batch=args.batch)
+    events = profile(args.artifact, threads=args.threads, runs=args.runs, batch=args.batch,
+                     as_exported=args.as_exported)
     rows, outside = share_table(events, args.runs)
-    print(f"# {args.artifact} -- ONNX Runtime {_ort_version()}, {args.threads} threads, {args.runs} runs, "
+    graph = "as exported" if args.as_exported else "as the edgeseg ORT CPU runner runs it"
+    print(f"# {args.artifact} ({graph}) -- ONNX Runtime {_ort_version()}, {args.threads} threads, {args.runs} runs, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(to_markdown(rows, outside))
     return 0
 
 
-def profile(artifact: Path, *, threads: int, runs: int, batch: int = 1) -> list[dict]:
+def profile(artifact: Path, *, threads: int, runs: int, batch: int = 1, as_exported: bool = False) -> list[dict]:
     """Kernel events ({"op", "type", "us"}) of `runs` timed runs after one warm-up run."""
     import onnxruntime as ort
+    from int8_speed import runtime_graph
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -51,7 +56,8 @@ def profile(artifact: Path, *, threads: int, runs: int, batch: int = 1) -> list[
     opts.enable_profiling = True
     with tempfile.TemporaryDirectory(prefix="edgeseg-profile-") as tmp:
         opts.profile_file_prefix = str(Path(tmp) / "ort")
-        session = ort.InferenceSession(str(artifact), opts, providers=["CPUExecutionProvider"])
+        model = runtime_graph(artifact, as_exported=as_exported)
+        session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         spec = session.get_inputs()[0]
         shape = [d if isinstance(d, int) else batch for d in spec.shape]
         feed = {spec.name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}

@@ -1,4 +1,8 @@
-"""ONNX Runtime runner: CPU, CUDA or TensorRT execution provider, chosen by backend name."""
+"""ONNX Runtime runner: CPU, CUDA or TensorRT execution provider, chosen by backend name.
+
+On the CPU provider an int8 artifact runs as `ort_int8.for_ort_cpu` derives it (uint8 activations,
+Conv+ReLU folded), rewritten in memory from the file's bytes; `details["graph"]` says so.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgesegError, require
+from ..errors import EdgesegError, MissingDependency, require
+from .backends import Backend
 from .base import Runner, TensorInfo
 
 PROVIDERS = {
-    "ort-cpu": "CPUExecutionProvider",
-    "ort-cuda": "CUDAExecutionProvider",
-    "ort-tensorrt": "TensorrtExecutionProvider",
+    Backend.ORT_CPU: "CPUExecutionProvider",
+    Backend.ORT_CUDA: "CUDAExecutionProvider",
+    Backend.ORT_TENSORRT: "TensorrtExecutionProvider",
 }
 _ORT_DTYPES = {
     "tensor(float)": np.float32,
@@ -49,18 +54,27 @@ def trt_ep_options(precision: str, cache_dir: str | Path | None, device_id: int 
 
 
 def providers_for(
-    backend: str, precision: str = "fp32", cache_dir: str | Path | None = None, device_id: int = 0
+    backend: str | Backend, precision: str = "fp32", cache_dir: str | Path | None = None, device_id: int = 0
 ) -> list:
     """The provider list handed to InferenceSession: the chosen one first, then its fallbacks."""
-    if backend not in PROVIDERS:
-        raise EdgesegError(f"unknown ONNX Runtime backend {backend!r}; choose one of: {', '.join(PROVIDERS)}")
+    backend = _ort_backend(backend)
     cuda = ("CUDAExecutionProvider", {"device_id": device_id})
-    if backend == "ort-tensorrt":
+    if backend is Backend.ORT_TENSORRT:
         trt = ("TensorrtExecutionProvider", trt_ep_options(precision, cache_dir, device_id))
         return [trt, cuda, "CPUExecutionProvider"]
-    if backend == "ort-cuda":
+    if backend is Backend.ORT_CUDA:
         return [cuda, "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
+
+
+def _ort_backend(name: str | Backend) -> Backend:
+    try:
+        backend = Backend(name)
+    except ValueError:
+        backend = None
+    if backend not in PROVIDERS:
+        raise EdgesegError(f"unknown ONNX Runtime backend {str(name)!r}; choose one of: {', '.join(PROVIDERS)}")
+    return backend
 
 
 def _shape(dims) -> tuple[int | None, ...]:
@@ -76,37 +90,72 @@ def _info(arg, model: str) -> TensorInfo:
 
 
 class OrtRunner(Runner):
+    """An ONNX Runtime session on one execution provider.
+
+    `sha256`: the artifact's checksum from the bundle manifest; when the runner reads the file itself (the
+    int8 CPU rewrite), the bytes it rewrites are checked against it. `details["graph"]` names the graph the
+    session runs when it is not the file as exported. `as_exported` skips the rewrite (benchmarks compare).
+    """
+
     def __init__(
         self,
         model: str | Path,
-        backend: str = "ort-cpu",
+        backend: str | Backend = Backend.ORT_CPU,
         *,
         precision: str = "fp32",
         threads: int = 0,
         cache_dir: str | Path | None = None,
         device_id: int = 0,
+        sha256: str | None = None,
+        as_exported: bool = False,
     ):
         ort = require("onnxruntime", "ort")
-        self.name = backend
+        backend = _ort_backend(backend)
+        self.name = backend.value
+        self.details: dict[str, str] = {}
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         providers = providers_for(backend, precision, cache_dir, device_id)
+        source: str | bytes = str(model)
+        if backend is Backend.ORT_CPU and precision == "int8" and not as_exported:
+            source = self._cpu_int8(Path(model), sha256)
         try:
-            self.session = ort.InferenceSession(str(model), sess_options=options, providers=providers)
+            self.session = ort.InferenceSession(source, sess_options=options, providers=providers)
         except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own untyped errors)
             raise EdgesegError(f"ONNX Runtime cannot load {Path(model).name}: {exc}") from exc
         got = self.session.get_providers()
         if got[0] != PROVIDERS[backend]:
             raise BackendUnavailable(
                 f"{backend}: ONNX Runtime could not start {PROVIDERS[backend]} (it fell back to {got[0]}); "
-                "install the CUDA/TensorRT libraries it needs or use --backend ort-cpu"
+                f"install the CUDA/TensorRT libraries it needs or use --backend {Backend.ORT_CPU}"
             )
         self.inputs = tuple(_info(i, Path(model).name) for i in self.session.get_inputs())
         self.outputs = tuple(_info(o, Path(model).name) for o in self.session.get_outputs())
         self.max_batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
         self._output_names = [o.name for o in self.outputs]
+
+    def _cpu_int8(self, model: Path, sha256: str | None) -> str | bytes:
+        """The int8 artifact's bytes rewritten for the CPU provider (`ort_int8`); the file's path when the
+        rewrite cannot run here (no onnx package), which `details` then says."""
+        from ..manifest import MAX_ONNX_BYTES, read_verified
+        from . import ort_int8
+
+        try:
+            require("onnx", "ort-cpu")
+        except MissingDependency as exc:
+            self.details["graph"] = f"int8 artifact as exported, slower on the CPU: {exc}"
+            return str(model)
+        try:
+            data = read_verified(model, sha256, MAX_ONNX_BYTES) if sha256 else model.read_bytes()
+            rewritten = ort_int8.cpu_bytes(data)
+        except EdgesegError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (a missing file, or onnx's parser on a damaged one)
+            raise EdgesegError(f"ONNX Runtime cannot load {model.name}: {exc}") from exc
+        self.details["graph"] = ort_int8.GRAPH
+        return rewritten
 
     def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = self.session.run(self._output_names, feed)

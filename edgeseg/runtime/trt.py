@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgesegError, EdgesegInputError, require
+from .backends import Backend
 from .base import Runner, TensorInfo
 from .trt_info import cuda_errors
 
@@ -74,7 +75,7 @@ def dynamic(shape) -> tuple[int | None, ...]:
 
 
 class TrtRunner(Runner):
-    name = "tensorrt"
+    name = Backend.TENSORRT.value
 
     def __init__(self, engine: str | Path, *, device: int = 0, zero_copy: bool | None = None):
         trt = require("tensorrt", "trt")

@@ -11,6 +11,7 @@ from edgeseg.errors import EdgesegError
 from edgeseg.export import int8, passes, trt_check
 from edgeseg.export.onnx_export import export_module
 from edgeseg.models import create_model
+from edgeseg.runtime.ort_int8 import for_ort_cpu
 
 from .conftest import trained_looking
 
@@ -93,7 +94,7 @@ def _ort_optimized(model, tmp_path):
 def test_onnx_runtime_runs_the_cpu_graph_in_int8_between_convolutions(sharp_l2, tmp_path):
     """No float Concat, MaxPool or Relu and no Conv+Relu in float (FusedConv) once ORT fused the graph."""
     _, q, _ = sharp_l2
-    cpu = int8.for_ort_cpu(q)
+    cpu = for_ort_cpu(q)
     passes.check(cpu)
     fused = _ort_optimized(cpu, tmp_path)
     ops = Counter(n.op_type for n in fused.graph.node)
@@ -113,7 +114,7 @@ def test_cpu_graph_equals_the_artifact_inside_the_calibrated_range(sharp_l2):
     import onnxruntime as ort
 
     _, q, feeds = sharp_l2
-    cpu = int8.for_ort_cpu(q)
+    cpu = for_ort_cpu(q)
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graphs as written
     run = [ort.InferenceSession(g.SerializeToString(), opts, providers=["CPUExecutionProvider"]) for g in (q, cpu)]

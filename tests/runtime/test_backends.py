@@ -86,3 +86,11 @@ def test_trt_runner_decisions():
         use_zero_copy(True, False, requested=True)
     assert dynamic((-1, 3, 64, 64)) == (None, 3, 64, 64)
     assert volume((4, 3, 64, 64)) == 4 * 3 * 64 * 64 and volume(np.array([2, 2])) == 4
+
+
+def test_ort_runner_takes_every_spelling_of_its_backends():
+    """The short name (`ort-trt`, as `edgeseg bench` writes it) and the enum member name the same provider."""
+    assert providers_for("ort-trt", device_id=1) == providers_for(Backend.ORT_TENSORRT, device_id=1)
+    assert providers_for(Backend.ORT_CPU) == ["CPUExecutionProvider"]
+    with pytest.raises(EdgesegError, match="unknown ONNX Runtime backend 'trt'"):
+        providers_for("trt")

@@ -249,6 +249,7 @@ def test_the_install_extras_for_devices_and_signing():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    assert [r.split(">")[0] for r in extras["ort-cpu"]] == ["onnxruntime"]  # the CPU wheel, never onnxruntime-gpu
+    # the CPU wheel, never onnxruntime-gpu; onnx for the int8 CPU rewrite (runtime/ort_int8.py)
+    assert [r.split(">")[0] for r in extras["ort-cpu"]] == ["onnxruntime", "onnx"]
     assert {r.split(">")[0] for r in extras["sign"]} >= {"model-signing", "pyopenssl"}
     assert "edgeseg[sign]" in extras["dev"]  # so the signing tests run in CI
