@@ -19,6 +19,7 @@ import numpy as np
 from .. import manifest as mf
 from ..errors import EdgesegError
 from ..metrics import Confusion, class_scores, dataset_scores
+from ..runtime import ort_int8
 from ..runtime.backends import Backend, parse_backend
 from . import env as bench_env
 from .inputs import Images, Target
@@ -225,7 +226,9 @@ def _open(t: Target, variant, precision, backend: Backend, threads):
         stats = _deploy_stats(t, variant)
         params, gflops = params or stats["params"], gflops or stats["gflops"]
     size_mb = (t.bundle / artifact.file).stat().st_size / 2**20
-    facts = {"device": backend.short, "file": artifact.file, "file_size_mb": size_mb, "params": params,
+    rewritten = getattr(seg.runner, "details", {}).get("graph") == ort_int8.GRAPH
+    device = f"{backend.short} (uint8)" if rewritten else backend.short  # the CPU's int8 graph, docs/benchmarks.md
+    facts = {"device": device, "file": artifact.file, "file_size_mb": size_mb, "params": params,
              "gflops": gflops}
     return seg, facts
 

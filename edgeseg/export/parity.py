@@ -44,7 +44,15 @@ def ort_session(model, threads: int | None = None):
 
 
 def ort_outputs(model, images: np.ndarray) -> np.ndarray:
-    """Run `model` on `images` in chunks of its batch size (a static batch pads the last chunk)."""
+    """Run `model` on `images` in chunks of its batch size (a static batch pads the last chunk).
+
+    An int8 graph runs as the runtime's ORT CPU runner runs it (`runtime.ort_int8.for_ort_cpu`): the file
+    as exported would show the u8s8 saturation of CPUs without VNNI, an error no deployment makes.
+    """
+    if any(node.op_type == "QuantizeLinear" for node in model.graph.node):
+        from ..runtime.ort_int8 import for_ort_cpu
+
+        model = for_ort_cpu(model)
     session = ort_session(model)
     dim = session.get_inputs()[0].shape[0]
     batch = dim if isinstance(dim, int) and dim > 0 else 8

@@ -164,6 +164,8 @@ def test_checkpoint_is_exported_then_benchmarked(tmp_path):
     assert got[("fp32", Backend.ORT_CPU)].parity.reference == "torch fp32"
     assert got[("fp32", Backend.ORT_CPU)].parity.flips < 0.01
     assert got[("int8", Backend.ORT_CPU)].file == "L1.int8.onnx"
+    assert got[("int8", Backend.ORT_CPU)].device == "ort-cpu (uint8)"  # the CPU graph the runner derives
+    assert got[("fp32", Backend.ORT_CPU)].device == "ort-cpu"
 
 
 def test_bad_data_fails_before_the_checkpoint_is_exported(tmp_path):

@@ -153,3 +153,14 @@ def test_cpu_rewrite_needs_no_torch(int8_bundle, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"details": {"graph": GRAPH}, "shape": [32, 32], "torch": []}
+
+
+def test_export_parity_measures_int8_as_the_cpu_runner_runs_it(int8_bundle):
+    from edgeseg.export import parity
+
+    folder, manifest = int8_bundle
+    with Segmenter.from_bundle(folder, "ort-cpu", "L3", "int8", threads=1) as seg:
+        batch, _ = seg.preprocess(_images())
+        ours = seg.infer(batch)
+    measured = parity.ort_outputs(onnx.load(str(folder / manifest.artifact("L3", "int8").file)), batch)
+    np.testing.assert_array_equal(measured, ours)
