@@ -3,7 +3,7 @@
 Configuration is a dataclass whose annotations say what each field holds (a model family's config,
 a training recipe's options, a synthetic source's query, the fields of a manifest or checkpoint
 sidecar read from JSON). `Annotated[int, Limits(ge=1)]` adds a range; `PositiveInt` and
-`PositiveFloat` name the common ones.
+`PositiveFloat` name the common ones. `tuple[X, ...]` holds a list of X (text: comma-separated, "1,2.5,4").
 
 `check_fields(obj, where)` is the one rule: a bool is not a number, an int is a float, unions and
 generic hints (`dict[str, Any]`) are followed, limits hold, and every error names the field.
@@ -93,6 +93,8 @@ def fits(value, hint) -> bool:
         return fits(value, base) and all(x.hold(value) for x in extras if isinstance(x, Limits))
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return any(fits(value, h) for h in typing.get_args(hint))
+    if _item_hint(hint) is not None:
+        return isinstance(value, tuple) and all(fits(item, _item_hint(hint)) for item in value)
     hint = typing.get_origin(hint) or hint
     if isinstance(value, bool) and hint in (int, float):
         return False
@@ -108,16 +110,31 @@ def type_name(hint) -> str:
         return limits[0].describe(base) if limits else type_name(base)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(type_name(h) for h in typing.get_args(hint))
+    if _item_hint(hint) is not None:
+        return f"a comma-separated list, each {type_name(_item_hint(hint))}"
     names = {type(None): "null", bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: "an object", tuple: "a list", list: "a list"}
     return names.get(typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
 
 
+def _item_hint(hint):
+    """X for a `tuple[X, ...]` hint, else None."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
 def _read(value, hint):
-    """A value as its field's type: text parsed (`"0.25"`, `"true"`, `"null"`), an int widened to a
-    float field; anything that does not fit is returned unchanged for `check_fields` to refuse."""
+    """A value as its field's type: text parsed (`"0.25"`, `"true"`, `"null"`, `"1,2"` for a list), an int
+    widened to a float field; anything that does not fit is returned unchanged for `check_fields` to refuse."""
     if typing.get_origin(hint) is Annotated:
         hint = typing.get_args(hint)[0]
+    item = _item_hint(hint)
+    if item is not None:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")] if value.strip() else []
+        return tuple(_read(v, item) for v in value) if isinstance(value, (list, tuple)) else value
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     if isinstance(value, str):
         if type(None) in options and value.lower() in ("null", "none"):

@@ -19,6 +19,7 @@ class Sample:
     image: np.ndarray  # HxW or HxWxC, uint8/uint16 (as stored)
     mask: np.ndarray  # HxW uint8 class indices
     name: str
+    mask_file: str = ""  # where the mask was read from, for error messages ("": generated)
 
 
 def parse_query(query: str, allowed: set[str], src: str) -> dict[str, str]:
