@@ -86,5 +86,5 @@ def test_a_mask_class_beyond_num_classes_is_a_one_line_error_naming_the_file(tmp
     result = invoke("train", "unet", "--data", data, "--out", tmp_path / "run", "--epochs", "1", "--batch", "3",
                     "-c", "num_classes=4", "-c", "width_mult=0.125", "--val-split", "0", "--no-progress")
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-    assert result.lines[-1].startswith("error: masks/s2.png") and len(result.lines) == 2  # the run's first line, the error
+    assert result.lines[-1].startswith("error: masks/s2.png") and len(result.lines) == 2  # the intro, the error
     assert result.says("masks/s2.png: mask holds class 5, outside 0..3 for num_classes=4")
