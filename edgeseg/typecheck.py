@@ -3,7 +3,8 @@
 Configuration is a dataclass whose annotations say what each field holds (a model family's config,
 a training recipe's options, a synthetic source's query, the fields of a manifest or checkpoint
 sidecar read from JSON). `Annotated[int, Limits(ge=1)]` adds a range; `PositiveInt` and
-`PositiveFloat` name the common ones. `tuple[X, ...]` holds a list of X (text: comma-separated, "1,2.5,4").
+`PositiveFloat` name the common ones. In user input, `tuple[X, ...]` is a list of X (text: comma-separated,
+"1,2.5,4"), each item checked by `parse`.
 
 `check_fields(obj, where)` is the one rule: a bool is not a number, an int is a float, unions and
 generic hints (`dict[str, Any]`) are followed, limits hold, and every error names the field.
@@ -67,6 +68,11 @@ def parse(cls: type[T], values: Mapping[str, Any], where: str, error: type[Excep
         raise error(f"{where} has no option {unknown[0]!r}; valid options: {', '.join(sorted(names)) or 'none'}")
     hints = typing.get_type_hints(cls, include_extras=True)
     obj = cls(**{key: _read(value, hints[key]) for key, value in values.items()})
+    for key in values:
+        item, value = _item_hint(hints[key]), getattr(obj, key)
+        if item is not None and isinstance(value, tuple) and not all(fits(v, item) for v in value):
+            raise error(f"{where}: {key} must be a comma-separated list, each {type_name(item)}, "
+                        f"got {values[key]!r:.60}")
     check_fields(obj, where, error)
     return obj
 
@@ -93,8 +99,6 @@ def fits(value, hint) -> bool:
         return fits(value, base) and all(x.hold(value) for x in extras if isinstance(x, Limits))
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return any(fits(value, h) for h in typing.get_args(hint))
-    if _item_hint(hint) is not None:
-        return isinstance(value, tuple) and all(fits(item, _item_hint(hint)) for item in value)
     hint = typing.get_origin(hint) or hint
     if isinstance(value, bool) and hint in (int, float):
         return False
@@ -110,8 +114,6 @@ def type_name(hint) -> str:
         return limits[0].describe(base) if limits else type_name(base)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(type_name(h) for h in typing.get_args(hint))
-    if _item_hint(hint) is not None:
-        return f"a comma-separated list, each {type_name(_item_hint(hint))}"
     names = {type(None): "null", bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: "an object", tuple: "a list", list: "a list"}
     return names.get(typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
