@@ -88,3 +88,40 @@ def test_a_mask_class_beyond_num_classes_is_a_one_line_error_naming_the_file(tmp
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert result.lines[-1].startswith("error: masks/s2.png") and len(result.lines) == 2  # the intro, the error
     assert result.says("masks/s2.png: mask holds class 5, outside 0..3 for num_classes=4")
+
+
+def test_m2snet_refuses_lossnet_with_several_classes(tmp_path):
+    from .test_losses import _vgg_file
+
+    recipe = recipe_for("m2snet", lossnet_weights=str(_vgg_file(tmp_path)))
+    with pytest.raises(EdgesegError, match="LossNet compares one probability map .* binary only; for num_classes=4"):
+        recipe.build({**TINY["m2snet"], "in_channels": 3, **FOUR})
+    assert recipe_for("m2snet", lossnet_weights=str(_vgg_file(tmp_path))).build(TINY["m2snet"]) is not None
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_resumed_four_class_run_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    from edgeseg.train import loop
+
+    kw = dict(options={"stages": 2, "class_weights": "1,1,2,2"}, augment=True)
+    whole = train(_cfg(tmp_path / "a", "pgunet", **kw))["history"]
+    printed = loop._print_epoch
+
+    def stop(console, record, total, improved):
+        printed(console, record, total, improved)
+        raise _Stop
+
+    monkeypatch.setattr(loop, "_print_epoch", stop)
+    with pytest.raises(_Stop):
+        train(_cfg(tmp_path / "b", "pgunet", **kw))
+    monkeypatch.setattr(loop, "_print_epoch", printed)
+    resumed = train(_cfg(tmp_path / "b", "pgunet", **kw), resume=True)["history"]
+    assert [r["phase"] for r in resumed] == ["stage1", "stage2"]
+    assert resumed[1]["loss"] == pytest.approx(whole[1]["loss"], abs=1e-6)
+    for c, scores in whole[1]["val"]["output"]["classes"].items():
+        assert resumed[1]["val"]["output"]["classes"][c] == pytest.approx(scores, abs=1e-6)
+    _, info = checkpoint.load(tmp_path / "b" / "pgunet" / "last")
+    assert info.recipe["classes"] == {"num_classes": 4, "class_weights": [1.0, 1.0, 2.0, 2.0], "dice_background": False}
