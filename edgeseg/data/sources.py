@@ -77,16 +77,22 @@ def open_source(src: str | Path, mask_suffix: str | None = None):
 
 def mask_to_classes(mask: np.ndarray) -> np.ndarray:
     """A stored mask -> HxW uint8 class indices (see the module docstring for the rule)."""
+    return read_classes(mask)[0]
+
+
+def read_classes(mask: np.ndarray) -> tuple[np.ndarray, bool]:
+    """`mask_to_classes` and whether the last rule applied: a mask that is neither class indices nor
+    0 and one value, thresholded at half the range (lossy: training with several classes refuses it)."""
     mask = np.asarray(mask)
     if mask.ndim == 3:
         mask = mask.max(axis=-1)
     values = np.unique(mask)
     if len(values) <= 16 and values.max(initial=0) < 16:
-        return mask.astype(np.uint8)
+        return mask.astype(np.uint8), False
     if len(values) == 2 and values[0] == 0:
-        return (mask > 0).astype(np.uint8)
+        return (mask > 0).astype(np.uint8), False
     half = np.iinfo(mask.dtype).max / 2 if np.issubdtype(mask.dtype, np.integer) else 0.5
-    return (mask > half).astype(np.uint8)
+    return (mask > half).astype(np.uint8), True
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,15 @@ class MaskRule:
         small = _parse_small(params["small"], src) if "small" in params else None
         return cls(classes, colours, small)
 
-    def apply(self, mask: np.ndarray, where: str) -> np.ndarray:
-        out = map_values(mask, dict(self.classes), self.colours, where) if self.classes else mask_to_classes(mask)
-        return split_small(out, *self.small) if self.small else out
+    def apply(self, mask: np.ndarray, where: str) -> tuple[np.ndarray, bool]:
+        """The class indices of a stored mask and whether it was thresholded (`read_classes`)."""
+        if self.classes:
+            out, thresholded = map_values(mask, dict(self.classes), self.colours, where), False
+        else:
+            out, thresholded = read_classes(mask)
+        if self.small:
+            out = split_small(out, *self.small)
+        return out, thresholded
 
 
 def _parse_classes(text: str, src: str) -> tuple[tuple[tuple[int, int], ...], bool]:
@@ -196,9 +208,10 @@ class FolderDataset:
     def __getitem__(self, i: int) -> Sample:
         image_path, mask_path = self.pairs[i]
         where = shown(f"masks/{mask_path.name}")
-        image, mask = read_image(image_path), self.rule.apply(read_image(mask_path, indexed=True), where)
+        image = read_image(image_path)
+        mask, thresholded = self.rule.apply(read_image(mask_path, indexed=True), where)
         _check_shapes(image, mask, image_path.name)
-        return Sample(image, mask, image_path.stem, mask_file=where)
+        return Sample(image, mask, image_path.stem, mask_file=where, thresholded=thresholded)
 
 
 class DSBDataset:

@@ -1,7 +1,8 @@
 """The torch side of the data: raw samples -> (normalised CxHxW input, 1xHxW target) tensors.
 
 The target is binary (mask > 0) for a one-output model (`classes=1`) and the class indices 0..C-1 for
-`classes=C > 1` (a mask holding a class >= C is refused, naming its file), both as float32.
+`classes=C > 1` (a mask holding a class >= C, or one that was not class indices and was thresholded,
+is refused, naming its file), both as float32.
 
 Randomness depends only on (seed, epoch, index): the shuffle order and every augmentation are
 functions of those numbers, so a run is reproducible regardless of worker count, and a resumed run
@@ -46,6 +47,10 @@ class SegmentationSet(torch.utils.data.Dataset):
 
 
 def check_classes(sample, classes: int) -> None:
+    if sample.thresholded:
+        raise EdgesegError(f"{sample.mask_file or sample.name}: mask is not a class-index image (more than 16 values "
+                           f"or values of 16 and above), read as binary by a threshold; for num_classes={classes} "
+                           "map its values to classes with ?classes=")
     top = int(sample.mask.max(initial=0))
     if top >= classes:
         raise EdgesegError(f"{sample.mask_file or sample.name}: mask holds class {top}, outside 0..{classes - 1} for "

@@ -69,7 +69,7 @@ def test_class_options_are_checked_against_the_model(tmp_path, model, config, op
         recipe.build({**TINY[model], "in_channels": 3, **config})
 
 
-def _folder(tmp_path, top_class: int):
+def _folder(tmp_path, top_class: int, border: int = 0):
     (tmp_path / "images").mkdir(parents=True)
     (tmp_path / "masks").mkdir()
     for i in range(3):
@@ -77,6 +77,8 @@ def _folder(tmp_path, top_class: int):
         mask = np.zeros((16, 16), np.uint8)
         mask[2:9, 2:9] = 1
         mask[4:6, 4:6] = top_class if i == 2 else 2
+        if border:
+            mask[2, 2:9] = border
         write_png(tmp_path / "masks" / f"s{i}.png", mask)
     return tmp_path
 
@@ -125,3 +127,16 @@ def test_a_resumed_four_class_run_matches_an_uninterrupted_one(tmp_path, monkeyp
         assert resumed[1]["val"]["output"]["classes"][c] == pytest.approx(scores, abs=1e-6)
     _, info = checkpoint.load(tmp_path / "b" / "pgunet" / "last")
     assert info.recipe["classes"] == {"num_classes": 4, "class_weights": [1.0, 1.0, 2.0, 2.0], "dice_background": False}
+
+
+def test_a_mask_that_is_not_class_indices_is_refused_with_several_classes_not_binarised(tmp_path):
+    data = _folder(tmp_path / "data", top_class=3, border=255)  # classes 0..3 and a 255 "unknown" border
+    args = ["--epochs", "1", "--batch", "3", "-c", "width_mult=0.125", "--val-split", "0", "--no-progress"]
+    result = invoke("train", "unet", "--data", data, "--out", tmp_path / "run", "-c", "num_classes=4", *args)
+    assert result.exit_code == 2 and result.lines[-1].startswith("error: masks/s"), result.output
+    assert result.says(".png: mask is not a class-index image") and result.says("?classes=")
+    mapped = f"{data}?classes=0:0,1:1,2:2,3:3,255:0"
+    assert invoke("train", "unet", "--data", mapped, "--out", tmp_path / "mapped", "-c", "num_classes=4",
+                  *args).exit_code == 0
+    binary = invoke("train", "unet", "--data", data, "--out", tmp_path / "binary", *args)  # C = 1: as before
+    assert binary.exit_code == 0, binary.output
