@@ -3,7 +3,8 @@
 Configuration is a dataclass whose annotations say what each field holds (a model family's config,
 a training recipe's options, a synthetic source's query, the fields of a manifest or checkpoint
 sidecar read from JSON). `Annotated[int, Limits(ge=1)]` adds a range; `PositiveInt` and
-`PositiveFloat` name the common ones.
+`PositiveFloat` name the common ones. In user input, `tuple[X, ...]` is a list of X (text: comma-separated,
+"1,2.5,4"), each item checked by `parse`.
 
 `check_fields(obj, where)` is the one rule: a bool is not a number, an int is a float, unions and
 generic hints (`dict[str, Any]`) are followed, limits hold, and every error names the field.
@@ -67,6 +68,11 @@ def parse(cls: type[T], values: Mapping[str, Any], where: str, error: type[Excep
         raise error(f"{where} has no option {unknown[0]!r}; valid options: {', '.join(sorted(names)) or 'none'}")
     hints = typing.get_type_hints(cls, include_extras=True)
     obj = cls(**{key: _read(value, hints[key]) for key, value in values.items()})
+    for key in values:
+        item, value = _item_hint(hints[key]), getattr(obj, key)
+        if item is not None and isinstance(value, tuple) and not all(fits(v, item) for v in value):
+            raise error(f"{where}: {key} must be a comma-separated list, each {type_name(item)}, "
+                        f"got {values[key]!r:.60}")
     check_fields(obj, where, error)
     return obj
 
@@ -113,11 +119,24 @@ def type_name(hint) -> str:
     return names.get(typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
 
 
+def _item_hint(hint):
+    """X for a `tuple[X, ...]` hint, else None."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
 def _read(value, hint):
-    """A value as its field's type: text parsed (`"0.25"`, `"true"`, `"null"`), an int widened to a
-    float field; anything that does not fit is returned unchanged for `check_fields` to refuse."""
+    """A value as its field's type: text parsed (`"0.25"`, `"true"`, `"null"`, `"1,2"` for a list), an int
+    widened to a float field; anything that does not fit is returned unchanged for `check_fields` to refuse."""
     if typing.get_origin(hint) is Annotated:
         hint = typing.get_args(hint)[0]
+    item = _item_hint(hint)
+    if item is not None:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")] if value.strip() else []
+        return tuple(_read(v, item) for v in value) if isinstance(value, (list, tuple)) else value
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     if isinstance(value, str):
         if type(None) in options and value.lower() in ("null", "none"):

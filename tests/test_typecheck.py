@@ -53,3 +53,20 @@ def test_bad_values_fail_naming_the_field(values, message):
 def test_check_fields_raises_the_callers_error_class():
     with pytest.raises(IntegrityError, match="sidecar: size must be a positive integer"):
         check_fields(Opts(size=-1), "sidecar", IntegrityError)
+
+
+@dataclass(frozen=True)
+class ListOpts:
+    weights: tuple[PositiveFloat, ...] = ()
+
+
+def test_lists_are_read_from_commas_or_sequences_and_every_item_is_checked():
+    assert parse(ListOpts, {"weights": "1, 2.5,4"}, "recipe").weights == (1.0, 2.5, 4.0)
+    assert parse(ListOpts, {"weights": [1, 2]}, "recipe").weights == (1.0, 2.0)
+    assert parse(ListOpts, {"weights": ""}, "recipe").weights == ()
+    for bad in ("1,-2", "1,x", "1,,2"):
+        with pytest.raises(EdgesegError, match=f"recipe: weights must be a comma-separated list, each a positive "
+                                               f"number, got '{bad}'"):
+            parse(ListOpts, {"weights": bad}, "recipe")
+    with pytest.raises(EdgesegError, match="recipe: weights must be a list, got 3"):
+        parse(ListOpts, {"weights": 3}, "recipe")

@@ -30,7 +30,8 @@ def train_cmd(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="Model family: unet, unet_sharp, plnet, m2snet, pgunet.")],
     data: Annotated[str, typer.Option(
-        "--data", help="Folder (images/ + masks/, or DSB2018) or synthetic:NAME?n=..&size=..&seed=..")],
+        "--data", help="Folder (images/ + masks/, or DSB2018; ?classes=, ?small= for class masks) or "
+                 "synthetic:NAME?n=..&size=..&seed=..")],
     out: Annotated[Path, typer.Option(
         "--out", file_okay=False, help="Run folder: metrics.jsonl, best/last checkpoints, resume state.")],
     epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: the recipe's).")] = None,
@@ -47,9 +48,10 @@ def train_cmd(
     val_split: Annotated[float | None, typer.Option(
         min=0.0, max=0.95, help="Share of samples held out for validation (default 0.2).")] = None,
     config: Annotated[list[str] | None, typer.Option(
-        "--config", "-c", help="Model config key=value, e.g. width_mult=0.25, cgm=true.")] = None,
+        "--config", "-c", help="Model config key=value, e.g. width_mult=0.25, num_classes=4.")] = None,
     option: Annotated[list[str] | None, typer.Option(
-        "--option", "-o", help="Recipe option key=value, e.g. lossnet_weights=vgg16.safetensors.")] = None,
+        "--option", "-o",
+        help="Recipe option key=value, e.g. lossnet_weights=vgg16.safetensors, class_weights=0.5,1,2,2.")] = None,
     augment: Annotated[bool | None, typer.Option(
         "--augment/--no-augment", help="Flips, rot90, small affine, intensity jitter (default on).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,

@@ -34,8 +34,10 @@ def check_tiff_shape(shape: tuple[int, ...]) -> None:
         raise EdgesegInputError(f"expected a 2-D gray or RGB image, got shape {shape}")
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """HxW or HxWxC array in the file's own dtype (8- or 16-bit kept); alpha channels dropped."""
+def read_image(path: str | Path, indexed: bool = False) -> np.ndarray:
+    """HxW or HxWxC array in the file's own dtype (8- or 16-bit kept); alpha channels dropped.
+
+    A palette image gives its colours, or with `indexed` (masks) its palette indices."""
     path = Path(path)
     name = shown(path.name)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -54,7 +56,7 @@ def read_image(path: str | Path) -> np.ndarray:
         else:
             with Image.open(path) as img:
                 check_pixels(img.height, img.width)  # from the header, before the pixels are decoded
-                if img.mode in ("P", "CMYK", "YCbCr", "LA", "PA"):
+                if img.mode in ("P", "CMYK", "YCbCr", "LA", "PA") and not (indexed and img.mode == "P"):
                     img = img.convert("RGBA" if "A" in img.mode else "RGB")
                 array = _pixels(img)
     except EdgesegInputError as exc:

@@ -19,6 +19,8 @@ class Sample:
     image: np.ndarray  # HxW or HxWxC, uint8/uint16 (as stored)
     mask: np.ndarray  # HxW uint8 class indices
     name: str
+    mask_file: str = ""  # where the mask was read from, for error messages ("": generated)
+    thresholded: bool = False  # the stored mask was not class indices and was thresholded to 0/1
 
 
 def parse_query(query: str, allowed: set[str], src: str) -> dict[str, str]:

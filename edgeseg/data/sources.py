@@ -13,18 +13,30 @@ Folder layouts:
   merged into one binary mask.
 Masks with at most 16 distinct values all below 16 are class indices; a mask of 0 and one other
 value (0/255, 0/100, 0/65535) is binary with that value as foreground; any other mask (a noisy JPEG,
-an anti-aliased edge) is binary, foreground above half the dtype's range.
+an anti-aliased edge) is binary, foreground above half the dtype's range. A palette PNG mask gives
+its palette indices, not its colours.
+
+Several classes (folder layout): `DIR?classes=MAP` maps stored mask values to classes instead of the
+rule above, `MAP` being comma-separated `VALUE:CLASS` pairs; a VALUE of six hex digits (an optional
+`#`, written `%23` in a URL) is an RGB colour of a colour-coded mask (`classes=000000:0,ff0000:1`),
+any other VALUE a gray or palette-index value (`classes=0:0,128:1,255:2`). A mask value with no
+class is an error naming the file and the value. `DIR?small=CLASS:NEW:AREA` then gives every
+8-connected component of CLASS smaller than AREA pixels (at the stored size) the class NEW: the
+Herlev recipe's split of nuclei into large and small ones (`classes=...&small=2:3:300`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EdgesegError
+from ..files import shown
 from ..normalization import Normalization
+from .components import split_small
 from .images import IMAGE_SUFFIXES, read_image
 from .sample import Sample, parse_query
 
@@ -41,7 +53,8 @@ def open_source(src: str | Path, mask_suffix: str | None = None):
 
         return open_synthetic(src)
     path, _, query = src.partition("?")
-    params = parse_query(query, {"mask_suffix"}, src)
+    params = parse_query(query, {"mask_suffix", "classes", "small"}, src)
+    rule = MaskRule.parse(params, src)
     if "mask_suffix" in params:
         if mask_suffix is not None and mask_suffix != params["mask_suffix"]:
             raise EdgesegError(f"{src}: mask_suffix given twice with different values")
@@ -50,8 +63,11 @@ def open_source(src: str | Path, mask_suffix: str | None = None):
     if not root.is_dir():
         raise EdgesegError(f"data folder {root} not found; give a folder with images/ and masks/, or synthetic:nuclei")
     if (root / "images").is_dir():
-        return FolderDataset(root, mask_suffix=mask_suffix, source=src)
+        return FolderDataset(root, mask_suffix=mask_suffix, source=src, rule=rule)
     if any((d / "images").is_dir() and (d / "masks").is_dir() for d in root.iterdir() if d.is_dir()):
+        if rule != MaskRule():
+            raise EdgesegError(f"{src}: classes and small apply to a DIR/images + DIR/masks folder; "
+                               "DSB2018 masks are binary")
         return DSBDataset(root, source=src)
     raise EdgesegError(
         f"{root}: no images/ folder and no DSB2018-style <id>/images + <id>/masks folders; "
@@ -61,16 +77,103 @@ def open_source(src: str | Path, mask_suffix: str | None = None):
 
 def mask_to_classes(mask: np.ndarray) -> np.ndarray:
     """A stored mask -> HxW uint8 class indices (see the module docstring for the rule)."""
+    return read_classes(mask)[0]
+
+
+def read_classes(mask: np.ndarray) -> tuple[np.ndarray, bool]:
+    """`mask_to_classes` and whether the last rule applied: a mask that is neither class indices nor
+    0 and one value, thresholded at half the range (lossy: training with several classes refuses it)."""
     mask = np.asarray(mask)
     if mask.ndim == 3:
         mask = mask.max(axis=-1)
     values = np.unique(mask)
     if len(values) <= 16 and values.max(initial=0) < 16:
-        return mask.astype(np.uint8)
+        return mask.astype(np.uint8), False
     if len(values) == 2 and values[0] == 0:
-        return (mask > 0).astype(np.uint8)
+        return (mask > 0).astype(np.uint8), False
     half = np.iinfo(mask.dtype).max / 2 if np.issubdtype(mask.dtype, np.integer) else 0.5
-    return (mask > half).astype(np.uint8)
+    return (mask > half).astype(np.uint8), True
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    """How a folder's stored masks become class indices (see the module docstring)."""
+
+    classes: tuple[tuple[int, int], ...] = ()  # (stored value, class); (): `mask_to_classes`
+    colours: bool = False  # stored values are RGB colours packed as 0xRRGGBB
+    small: tuple[int, int, int] | None = None  # (class, new class, area in pixels)
+
+    @classmethod
+    def parse(cls, params: dict[str, str], src: str) -> MaskRule:
+        classes, colours = _parse_classes(params["classes"], src) if "classes" in params else ((), False)
+        small = _parse_small(params["small"], src) if "small" in params else None
+        return cls(classes, colours, small)
+
+    def apply(self, mask: np.ndarray, where: str) -> tuple[np.ndarray, bool]:
+        """The class indices of a stored mask and whether it was thresholded (`read_classes`)."""
+        if self.classes:
+            out, thresholded = map_values(mask, dict(self.classes), self.colours, where), False
+        else:
+            out, thresholded = read_classes(mask)
+        if self.small:
+            out = split_small(out, *self.small)
+        return out, thresholded
+
+
+def _parse_classes(text: str, src: str) -> tuple[tuple[tuple[int, int], ...], bool]:
+    pairs, kinds = [], set()
+    for item in text.split(","):
+        value, sep, cls = item.strip().partition(":")
+        key = value.removeprefix("#")
+        colour = len(key) == 6 and all(c in "0123456789abcdefABCDEF" for c in key)
+        try:
+            pairs.append((int(key, 16 if colour else 10), int(cls)))
+        except ValueError:
+            raise EdgesegError(f"{src}: classes item {item!r} must be VALUE:CLASS, VALUE a gray value or an RGB "
+                               "colour RRGGBB, CLASS a number (classes=000000:0,ff0000:1)") from None
+        if not sep or not 0 <= pairs[-1][1] <= 255:
+            raise EdgesegError(f"{src}: classes item {item!r} must map to a class 0..255")
+        kinds.add(colour)
+    if len(kinds) > 1:
+        raise EdgesegError(f"{src}: classes mixes RGB colours and gray values; a mask is one or the other")
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise EdgesegError(f"{src}: classes maps a value twice")
+    return tuple(pairs), kinds == {True}
+
+
+def _parse_small(text: str, src: str) -> tuple[int, int, int]:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise EdgesegError(f"{src}: small must be CLASS:NEW:AREA (whole numbers), e.g. small=2:3:300, got {text!r}")
+    cls, new, area = map(int, parts)
+    if cls == new or area < 1 or max(cls, new) > 255:
+        raise EdgesegError(f"{src}: small={text}: CLASS and NEW must differ (0..255) and AREA be at least 1 pixel")
+    return cls, new, area
+
+
+def _describe_value(value: int, colours: bool) -> str:
+    return f"colour #{value:06x}" if colours else f"value {value}"
+
+
+def map_values(mask: np.ndarray, table: dict[int, int], colours: bool, where: str) -> np.ndarray:
+    """Stored mask values (gray, palette index or RGB colour) -> uint8 classes by `table`; a value with no
+    class is an error naming `where` (the file) and the value."""
+    mask = np.asarray(mask)
+    if colours != (mask.ndim == 3):
+        have, want = ("an RGB", "gray values") if mask.ndim == 3 else ("a gray", "RGB colours")
+        raise EdgesegError(f"{where}: {have} mask, but ?classes= maps {want}")
+    codes = mask.astype(np.uint32)
+    if colours:
+        codes = (codes[..., 0] << 16) | (codes[..., 1] << 8) | codes[..., 2]
+    values, inverse = np.unique(codes, return_inverse=True)
+    missing = [int(v) for v in values if int(v) not in table]
+    if missing:
+        mapped = ", ".join(_describe_value(v, colours).split()[-1] for v in sorted(table))
+        raise EdgesegError(f"{where}: mask {_describe_value(missing[0], colours)} has no class in ?classes= "
+                           f"(mapped: {mapped})")
+    lut = np.array([table[int(v)] for v in values], np.uint8)
+    return lut[inverse].reshape(codes.shape)
 
 
 def _images(folder: Path) -> list[Path]:
@@ -78,9 +181,10 @@ def _images(folder: Path) -> list[Path]:
 
 
 class FolderDataset:
-    def __init__(self, root: Path, mask_suffix: str | None = None, source: str = ""):
+    def __init__(self, root: Path, mask_suffix: str | None = None, source: str = "", rule: MaskRule | None = None):
         self.root = Path(root)
         self.source = source or str(root)
+        self.rule = rule or MaskRule()
         images = _images(self.root / "images")
         if not images:
             raise EdgesegError(f"{self.root / 'images'}: no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -103,9 +207,11 @@ class FolderDataset:
 
     def __getitem__(self, i: int) -> Sample:
         image_path, mask_path = self.pairs[i]
-        image, mask = read_image(image_path), mask_to_classes(read_image(mask_path))
+        where = shown(f"masks/{mask_path.name}")
+        image = read_image(image_path)
+        mask, thresholded = self.rule.apply(read_image(mask_path, indexed=True), where)
         _check_shapes(image, mask, image_path.name)
-        return Sample(image, mask, image_path.stem)
+        return Sample(image, mask, image_path.stem, mask_file=where, thresholded=thresholded)
 
 
 class DSBDataset:

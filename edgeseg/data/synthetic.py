@@ -9,6 +9,12 @@ alone does not separate them; shape and sharpness do.
 its own colour, bumpy texture, dome shading and soft edges on a textured mucosa with vessel-like
 lines, vignetting and specular highlights (on lesion and background alike).
 
+`synthetic:cells` — Pap-smear-like RGB images with 4 classes (PGU-net+'s Herlev setting): 0 background,
+1 cytoplasm, 2 large nucleus, 3 small nucleus. Two to five cells (irregular cytoplasm blobs, lightly
+overlapping, later ones on top) each hold one dark nucleus, large (radius 0.045..0.065 of the image)
+or small (0.018..0.028); the two sizes do not overlap, so an area threshold separates them as in the
+Herlev recipe. Colour, texture and a blurred outline vary per cell.
+
 Query parameters: `n` (samples, default 64), `size` (pixels, default 64), `seed` (default 0).
 """
 
@@ -169,9 +175,55 @@ def polyp(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
     return to_uint8(image), mask.astype(np.uint8)
 
 
-GENERATORS = {"nuclei": nuclei, "polyp": polyp}
+# --- cells ------------------------------------------------------------------------------------------
+CELL_CLASSES = ("background", "cytoplasm", "large nucleus", "small nucleus")
+LARGE_NUCLEUS = (0.045, 0.065)  # radius, fraction of the image size
+SMALL_NUCLEUS = (0.018, 0.028)
+
+
+def cells(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    background = np.array([0.86, 0.84, 0.88], np.float32) + rng.uniform(-0.04, 0.04, 3).astype(np.float32)
+    image = background + 0.03 * smooth_noise(rng, size, 4, 3)
+    mask = np.zeros((size, size), np.uint8)
+    placed: list[tuple[float, float, float]] = []
+    for _ in range(int(rng.integers(2, 6))):
+        radius = rng.uniform(0.11, 0.17) * size
+        centre = _free_spot(rng, size, radius, placed)
+        placed.append((*centre, radius))
+        d = blob(size, centre, radius, rng.uniform(0.75, 1.3), rng.uniform(0, np.pi),
+                 rng.uniform(0, 0.1, 3), rng.uniform(0, 2 * np.pi, 3))
+        alpha = soft_inside(d, edge=2.0 / radius)[..., None]
+        tint = np.array([0.78, 0.58, 0.72], np.float32) + rng.uniform(-0.08, 0.08, 3).astype(np.float32)
+        image = image * (1 - alpha) + (tint + 0.03 * smooth_noise(rng, size, max(4, size // 8))[..., None]) * alpha
+        mask[d <= 1] = 1
+        large = rng.random() < 0.5
+        r_nucleus = rng.uniform(*(LARGE_NUCLEUS if large else SMALL_NUCLEUS)) * size
+        offset = rng.uniform(0, 0.35) * (radius - r_nucleus)
+        angle = rng.uniform(0, 2 * np.pi)
+        at = (centre[0] + offset * np.sin(angle), centre[1] + offset * np.cos(angle))
+        dn = blob(size, at, r_nucleus, rng.uniform(0.85, 1.15), rng.uniform(0, np.pi),
+                  rng.uniform(0, 0.05, 2), rng.uniform(0, 2 * np.pi, 2))
+        beta = soft_inside(dn, edge=min(1.0, 1.2 / r_nucleus))[..., None]
+        ink = np.array([0.32, 0.22, 0.48], np.float32) + rng.uniform(-0.05, 0.05, 3).astype(np.float32)
+        image = image * (1 - beta) + ink * beta
+        mask[dn <= 1] = 2 if large else 3
+    image = gaussian_blur(image, 0.5) + rng.normal(0, 0.015, image.shape)
+    return to_uint8(image), mask
+
+
+def _free_spot(rng: np.random.Generator, size: int, radius: float, placed) -> tuple[float, float]:
+    """A centre inside the image whose cell overlaps earlier ones by at most a third of the radii."""
+    for _ in range(20):
+        centre = tuple(rng.uniform(radius * 0.8, size - radius * 0.8, 2))
+        if all(np.hypot(centre[0] - y, centre[1] - x) > 0.66 * (radius + r) for y, x, r in placed):
+            return centre
+    return centre
+
+
+GENERATORS = {"cells": cells, "nuclei": nuclei, "polyp": polyp}
 # Pixel mean/std measured over 512 samples at 64 px, seed 0.
 NORMALIZATIONS = {
+    "cells": Normalization("rgb", (0.834, 0.780, 0.842), (0.088, 0.132, 0.090)),
     "nuclei": Normalization("gray", (0.174,), (0.184,)),
     "polyp": Normalization("rgb", (0.672, 0.344, 0.306), (0.107, 0.085, 0.080)),
 }

@@ -12,7 +12,8 @@ Training forward contract (`model(x)`, x of shape (N, in_channels, H, W), H and 
       "prune": [4 logit maps (N, num_classes, H, W)]: heads on X[0][1], X[0][2], X[0][3], X[0][4]
                (levels L1..L4), all at full resolution;
       "hier":  [4 logit maps]: Conv3x3 heads on X[4][0], X[3][1], X[2][2], X[1][3] at their own
-               resolution (H/16, H/8, H/4, H/2): compare with the mask max-pooled to that size;
+               resolution (H/16, H/8, H/4, H/2): compare with the mask max-pooled to that size
+               (several classes: `train.losses.pool_classes`, per-class max-pool and a class priority);
       "cls":   [8 (N, 2) logits], only with cgm=True: the classifiers of the branches in the order
                L1, L2, L3, L4, X40, X31, X22, X13; index 1 = "has target" (softmax, trained with BCE
                or cross-entropy against "mask is non-empty").

@@ -1,7 +1,9 @@
 """The trainer: phases, epochs, validation per prediction head, checkpoints, exact resume, DDP.
 
 `train(TrainConfig(...))` runs a recipe on a data source and writes into `out/`:
-- `metrics.jsonl`: one line per epoch (loss and its parts, lr, val IoU/Dice per prediction head);
+- `metrics.jsonl`: one line per epoch (loss and its parts, lr, val IoU/Dice per prediction head; with
+  several classes, `metrics.class_scores` per head: per-class IoU/Dice/precision/recall and their
+  mean over the foreground classes as `iou`/`dice`, the primary figures);
 - `last.safetensors/.json` every epoch and `best.*` when the primary head's mean val IoU improves
   (only in the last phase: an earlier phase trains a part of the final network);
 - `resume.json` + `resume-EEEE.safetensors`: what `train(cfg, resume=True)` needs to continue bit-exactly.
@@ -30,7 +32,7 @@ from .. import checkpoint
 from ..data import Augment, open_source, split
 from ..errors import EdgesegError, IntegrityError
 from ..files import append_line, exclusive, shown, write_text
-from ..metrics import Confusion
+from ..metrics import Confusion, class_scores
 from ..typecheck import fits, type_name
 from .dataset import EpochSampler, SegmentationSet
 from .recipes import Phase, Recipe, recipe_for
@@ -107,6 +109,7 @@ class Context:
     norm: Any
     workers: int
     progress: bool
+    classes: int = 1  # the model's num_classes: 1 = binary targets, C > 1 = class indices 0..C-1
 
 
 @dataclass
@@ -176,7 +179,8 @@ def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, A
         write_text(out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in run.history))
 
     ctx = Context(rank=rank, world=world, device=device, scaler=scaler, console=_console(rank), out=out,
-                  recipe=recipe, phases=phases, norm=norm, workers=cfg.workers, progress=cfg.progress)
+                  recipe=recipe, phases=phases, norm=norm, workers=cfg.workers, progress=cfg.progress,
+                  classes=run.model.options.num_classes)
     if saved is None and rank == 0:
         ctx.console.print(f"training {settings.model} on {settings.data}: {len(train_set)} train / "
                           f"{len(val_set)} val, {settings.epochs} epochs, batch {settings.batch}x{world}, "
@@ -384,7 +388,7 @@ def _train_epoch(run: Run, ddp, ctx: Context, settings: Settings, phase: Phase, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     augment = Augment() if settings.augment else None
-    data = SegmentationSet(train_set, ctx.norm, size, augment, seed=settings.seed)
+    data = SegmentationSet(train_set, ctx.norm, size, augment, seed=settings.seed, classes=ctx.classes)
     data.epoch = epoch
     sampler = EpochSampler(len(data), settings.seed, rank=ctx.rank, world=ctx.world)
     sampler.epoch = epoch
@@ -429,10 +433,12 @@ def _evaluate(model, ctx: Context, settings: Settings, phase: Phase, val_set, si
     """Mean per-image IoU and Dice (the papers' figures) and the micro IoU, per prediction head."""
     if len(val_set) == 0:
         return {}
-    data = SegmentationSet(val_set, ctx.norm, size)
+    data = SegmentationSet(val_set, ctx.norm, size, classes=ctx.classes)
     loader = _loader(data, EpochSampler(len(data), 0, shuffle=False), settings.batch, ctx.workers, drop_last=False)
     recipe, device = ctx.recipe, ctx.device
     model.eval()
+    if ctx.classes > 1:
+        return _evaluate_classes(model, recipe, phase, loader, device, ctx.classes)
     confusions: dict[str, list[Confusion]] = {}
     for x, y in loader:
         output = recipe.forward(model, x.to(device), phase)
@@ -450,6 +456,25 @@ def _evaluate(model, ctx: Context, settings: Settings, phase: Phase, val_set, si
         scores[name] = {"iou": sum(c.iou() for c in per_image) / len(per_image),
                         "dice": sum(c.dice() for c in per_image) / len(per_image),
                         "micro_iou": total.iou()}
+    return scores
+
+
+@torch.no_grad()
+def _evaluate_classes(model, recipe: Recipe, phase: Phase, loader, device, classes: int) -> dict[str, dict]:
+    """`metrics.class_scores` per prediction head (argmax over the softmax maps); `iou` and `dice` are
+    its foreground means, so the best checkpoint and the printed line use them."""
+    preds: dict[str, list] = {}
+    targets = []
+    for x, y in loader:
+        output = recipe.forward(model, x.to(device), phase)
+        targets.extend(y[:, 0].to(torch.uint8).numpy())
+        for name, probs in recipe.predictions(output, phase).items():
+            preds.setdefault(name, []).extend(probs.argmax(1).to(torch.uint8).cpu().numpy())
+    scores = {}
+    for name, maps in preds.items():
+        s = class_scores(maps, targets, classes)
+        scores[name] = {"iou": s["mean_iou"], "dice": s["mean_dice"], "precision": s["mean_precision"],
+                        "recall": s["mean_recall"], "classes": s["classes"]}
     return scores
 
 

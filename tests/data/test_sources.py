@@ -39,7 +39,7 @@ def test_synthetic_foreground_is_brighter_but_not_separable_by_threshold():
 @pytest.mark.parametrize(
     "src, message",
     [
-        ("synthetic:cells", "unknown synthetic dataset 'cells'; valid: nuclei, polyp"),
+        ("synthetic:tissue", "unknown synthetic dataset 'tissue'; valid: cells, nuclei, polyp"),
         ("synthetic:nuclei?n=x", "n must be a positive integer, got 'x'"),
         ("synthetic:nuclei?count=3", "unknown parameter 'count'"),
         ("synthetic:nuclei?size=8", "size must be 16..4096, got 8"),

@@ -7,7 +7,7 @@ NUCLEI = "synthetic:nuclei?n=4&size=32"
 
 def test_bad_inputs_are_one_line_errors(tmp_path):
     cases = [
-        (["unet", "--data", "synthetic:cells"], "unknown synthetic dataset 'cells'"),
+        (["unet", "--data", "synthetic:tissue"], "unknown synthetic dataset 'tissue'"),
         (["unet", "--data", str(tmp_path / "none")], "not found"),
         (["nonet", "--data", NUCLEI], "no training recipe for model 'nonet'"),
         (["unet", "--data", NUCLEI, "-o", "x=1"], "recipe 'unet' has no option 'x'"),

@@ -20,7 +20,7 @@ def test_options_given_as_text_are_typed_and_described_with_the_same_keys():
     ("pgunet", {"old_lr": "0"}, "recipe 'pgunet': old_lr must be a positive number, got 0.0"),
     ("plnet", {"stage1_epochs": "half"}, "recipe 'plnet': stage1_epochs must be an integer >= -1, got 'half'"),
     ("m2snet", {"lossnet_weight": "-0.1"}, "recipe 'm2snet': lossnet_weight must be a non-negative number, got -0.1"),
-    ("unet", {"x": "1"}, "recipe 'unet' has no option 'x'; valid options: none"),
+    ("unet", {"x": "1"}, "recipe 'unet' has no option 'x'; valid options: class_weights, dice_background"),
 ])
 def test_bad_options_name_the_recipe_and_the_field(model, options, message):
     with pytest.raises(EdgesegError) as err:
