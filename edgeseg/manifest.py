@@ -92,6 +92,21 @@ def _check_sha(value: str, where: str) -> None:
         raise IntegrityError(f"{where} must be a sha256 (64 lowercase hex digits), got {_show(value)}")
 
 
+MAX_CLASS_NAME = 40
+
+
+def check_class_names(names: Any, classes: Any, where: str) -> None:
+    """One short, printable name per class 0..classes-1 (what predict's overlay legend shows)."""
+    if not isinstance(classes, int) or classes < 2:
+        raise IntegrityError(f"{where}: class names are for outputs of several classes, this one has {classes}")
+    if not isinstance(names, list) or len(names) != classes:
+        raise IntegrityError(f"{where} must list one name for each of the {classes} classes, got {_show(names)}")
+    for name in names:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_CLASS_NAME or not name.isprintable():
+            raise IntegrityError(f"{where}: each name must be 1-{MAX_CLASS_NAME} printable characters, "
+                                 f"got {_show(name)}")
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """An (N, C, H, W) tensor: N an int or an axis name (dynamic batch), C, H, W fixed."""
@@ -334,6 +349,8 @@ class Manifest:
                     f"artifact {artifact.file} takes {artifact.input.shape[1]} channels but "
                     f"normalization.color is {self.normalization.color} ({self.normalization.channels})"
                 )
+        if "class_names" in self.model:  # one per output channel (argmax classes)
+            check_class_names(self.model["class_names"], self.artifacts[0].output.shape[1], "model.class_names")
         for key, value in self.tools.items():
             if not isinstance(value, str) or len(key) > 100 or len(value) > 200:
                 raise IntegrityError("tools must map short names to version strings")

@@ -152,6 +152,8 @@ CRAFTED = {
                            r"threshold must be a finite number in \(0, 1\)"),
     "threshold above 1": (lambda d: d["artifacts"][0].update(threshold=1.5),
                           r"threshold must be a finite number in \(0, 1\)"),
+    "class names of a binary model": (lambda d: d["model"].update(class_names=["a", "b"]),
+                                      "class names are for outputs of several classes"),
     # 8: duplicates
     "duplicate entry": (lambda d: d["artifacts"].append(dict(d["artifacts"][0])), "lists L1.fp32.onnx twice"),
     "same key twice": (lambda d: d["artifacts"].append({**d["artifacts"][0], "file": "x.onnx"}), "lists L1.fp32 twice"),
@@ -297,3 +299,22 @@ def test_an_artifact_without_a_checksum_is_refused(tmp_path):
     _write(tmp_path, d)
     with pytest.raises(IntegrityError, match="needs its file name and sha256"):
         mf.load(tmp_path)
+
+
+@pytest.mark.parametrize("names, message", [
+    (["background", "cell"], "one name for each of the 3 classes"),
+    ("background,cell,nucleus", "one name for each of the 3 classes"),
+    (["background", "cell", 7], "each name must be 1-40 printable characters, got 7"),
+    (["background", "cell", "x" * 41], "1-40 printable characters"),
+    (["background", "cell", "a\nb"], "1-40 printable characters"),
+])
+def test_class_names_are_one_short_printable_name_per_output_class(names, message):
+    artifact = mf.Artifact(file="a.onnx", sha256="0" * 64, variant="L1", precision="fp32",
+                           input=mf.TensorSpec("input", (1, 3, 8, 8), "float32"),
+                           output=mf.TensorSpec("output", (1, 3, 8, 8), "float32"))
+    norm = mf.Normalization(color="rgb", mean=(0.5,) * 3, std=(0.25,) * 3)
+    good = mf.Manifest(model={"name": "m", "class_names": ["background", "cell", "nucleus"]}, normalization=norm,
+                       artifacts=(artifact,))
+    assert good.model["class_names"][2] == "nucleus"
+    with pytest.raises(IntegrityError, match=message):
+        mf.Manifest(model={"name": "m", "class_names": names}, normalization=norm, artifacts=(artifact,))

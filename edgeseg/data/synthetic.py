@@ -54,6 +54,7 @@ class SyntheticDataset:
         self.name, self.n, self.size, self.seed = name, n, size, seed
         self.source = source or f"synthetic:{name}?n={n}&size={size}&seed={seed}"
         self.normalization = NORMALIZATIONS[name]
+        self.class_names = CLASS_NAMES.get(name)  # recorded by training, shown in predict's overlay legend
         self._generate = GENERATORS[name]
         self._cache: dict[int, Sample] | None = {} if n * size * size <= MAX_CACHED_PIXELS else None
 
@@ -221,6 +222,7 @@ def _free_spot(rng: np.random.Generator, size: int, radius: float, placed) -> tu
 
 
 GENERATORS = {"cells": cells, "nuclei": nuclei, "polyp": polyp}
+CLASS_NAMES = {"cells": CELL_CLASSES}
 # Pixel mean/std measured over 512 samples at 64 px, seed 0.
 NORMALIZATIONS = {
     "cells": Normalization("rgb", (0.834, 0.780, 0.842), (0.088, 0.132, 0.090)),

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import manifest as mf
 from ..engines.targets import get_target
-from ..errors import EdgesegError
+from ..errors import EdgesegError, IntegrityError
 from . import bundle, fp16, int8, parity, passes, samples, trt_check
 from .onnx_export import BATCH, MIN_OPSET, export_module
 
@@ -106,7 +106,8 @@ def export_bundle(
             digest = bundle.write_model(stage.folder, art.file, graph, mf.stamp(model.name, art, source_info))
             final.append(replace(art, sha256=digest))
         manifest = mf.Manifest(
-            model={"name": model.name, "config": dict(model.config), "variants": model.variants()},
+            model={"name": model.name, "config": dict(model.config), "variants": model.variants(),
+                   **_class_names(recipe, model.config.get("num_classes", 1))},
             normalization=norm,
             artifacts=tuple(final),
             tools=_tools(),
@@ -270,6 +271,16 @@ def _open_source(source):
         metrics=dict(info.metrics or {}),
     )
     return model, mf.Normalization.from_dict(info.normalization), src, dict(info.recipe or {})
+
+
+def _class_names(recipe: dict, classes: int) -> dict[str, list[str]]:
+    """`{"class_names": [...]}` when training recorded valid names for these classes, else nothing."""
+    names = recipe.get("class_names")
+    try:
+        mf.check_class_names(names, classes, "class_names")
+    except IntegrityError:
+        return {}
+    return {"class_names": list(names)}
 
 
 def _variants(model, variants) -> list[str]:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import manifest as mf
 from ..data.images import IMAGE_SUFFIXES
-from ..errors import EdgesegError
+from ..errors import EdgesegError, IntegrityError
 from ..files import shown
 
 OVERLAY_ALPHA = 0.5
@@ -115,9 +116,11 @@ def class_names(model: dict, classes: int) -> list[str]:
     """Names of classes 0..classes-1: the manifest's `model.class_names` when it lists one string per
     class, else "class k"."""
     names = model.get("class_names")
-    if isinstance(names, list) and len(names) == classes and all(isinstance(n, str) and n.strip() for n in names):
-        return [n.strip() for n in names]
-    return [f"class {k}" for k in range(classes)]
+    try:
+        mf.check_class_names(names, classes, "model.class_names")
+    except IntegrityError:
+        return [f"class {k}" for k in range(classes)]
+    return list(names)
 
 
 def overlay_png(image: np.ndarray, mask: np.ndarray, names: list[str] | None = None) -> np.ndarray:

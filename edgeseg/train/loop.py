@@ -110,6 +110,7 @@ class Context:
     workers: int
     progress: bool
     classes: int = 1  # the model's num_classes: 1 = binary targets, C > 1 = class indices 0..C-1
+    class_names: tuple[str, ...] = ()  # the data source's names of classes 0..C-1, when it has them
 
 
 @dataclass
@@ -180,7 +181,8 @@ def _train(cfg: TrainConfig, resume: bool, rank: int, world: int) -> dict[str, A
 
     ctx = Context(rank=rank, world=world, device=device, scaler=scaler, console=_console(rank), out=out,
                   recipe=recipe, phases=phases, norm=norm, workers=cfg.workers, progress=cfg.progress,
-                  classes=run.model.options.num_classes)
+                  classes=run.model.options.num_classes,
+                  class_names=_class_names(dataset, run.model.options.num_classes))
     if saved is None and rank == 0:
         ctx.console.print(f"training {settings.model} on {settings.data}: {len(train_set)} train / "
                           f"{len(val_set)} val, {settings.epochs} epochs, batch {settings.batch}x{world}, "
@@ -479,6 +481,12 @@ def _evaluate_classes(model, recipe: Recipe, phase: Phase, loader, device, class
 
 
 # --- saving -----------------------------------------------------------------------------------------
+def _class_names(dataset, classes: int) -> tuple[str, ...]:
+    """The source's class names when it names exactly the model's classes (C > 1), else none."""
+    names = tuple(getattr(dataset, "class_names", None) or ())
+    return names if classes > 1 and len(names) == classes else ()
+
+
 def _save_epoch(run: Run, ctx: Context, settings: Settings, record: dict, phase: Phase) -> bool:
     primary = record["val"].get(record["primary"])
     score = primary["iou"] if primary else -record["loss"]
@@ -488,7 +496,8 @@ def _save_epoch(run: Run, ctx: Context, settings: Settings, record: dict, phase:
         model=settings.model, config=dict(model.config), normalization=asdict(ctx.norm),
         recipe={**ctx.recipe.describe(), "phase": phase.name, "img_size": record["img_size"],
                 "epochs": settings.epochs, "batch": settings.batch, "lr": settings.lr, "seed": settings.seed,
-                "data": settings.data, "val_split": settings.val_split},
+                "data": settings.data, "val_split": settings.val_split,
+                **({"class_names": list(ctx.class_names)} if ctx.class_names else {})},
         epoch=record["epoch"], metrics={"loss": record["loss"], "val": record["val"]},
     )
     checkpoint.save(out / "last", model, info)

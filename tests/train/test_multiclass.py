@@ -140,3 +140,21 @@ def test_a_mask_that_is_not_class_indices_is_refused_with_several_classes_not_bi
                   *args).exit_code == 0
     binary = invoke("train", "unet", "--data", data, "--out", tmp_path / "binary", *args)  # C = 1: as before
     assert binary.exit_code == 0, binary.output
+
+
+def test_class_names_of_the_data_go_from_training_to_the_bundle(tmp_path):
+    from edgeseg.data.synthetic import CELL_CLASSES
+    from edgeseg.export import export_bundle
+
+    train(_cfg(tmp_path, "unet", epochs=1))
+    _, info = checkpoint.load(tmp_path / "unet" / "best")
+    assert info.recipe["class_names"] == list(CELL_CLASSES)
+    manifest = export_bundle(tmp_path / "unet" / "best", tmp_path / "bundle", img_size=32, parity_images=2)
+    assert manifest.model["class_names"] == list(CELL_CLASSES)
+
+    train(_cfg(tmp_path, "unet", data="synthetic:nuclei?n=6&size=32", model_config=TINY["unet"], epochs=1,
+               out=str(tmp_path / "binary")))
+    _, info = checkpoint.load(tmp_path / "binary" / "best")
+    assert "class_names" not in info.recipe
+    manifest = export_bundle(tmp_path / "binary" / "best", tmp_path / "binary bundle", img_size=32, parity_images=2)
+    assert "class_names" not in manifest.model
