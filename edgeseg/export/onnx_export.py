@@ -22,19 +22,25 @@ BATCH = "batch"
 MIN_OPSET = 18  # the dynamo exporter's own floor; lower opsets go through ONNX's version converter
 
 
-def export_module(module, example, *, opset: int = MIN_OPSET, dynamic_batch: bool = False):
-    """Trace `module(example)` to ONNX: input `input`, output `output`, optional dynamic axis `batch`."""
+def export_module(module, example, *, opset: int = MIN_OPSET, dynamic_batch: bool = False,
+                  inputs: tuple[str, ...] = (INPUT,), outputs: tuple[str, ...] = (OUTPUT,)):
+    """Trace `module(example)` to ONNX: input `input`, output `output`, optional dynamic axis `batch`.
+
+    A module of several inputs takes a tuple `example` and names them (and its outputs) by `inputs`
+    and `outputs`; the batch axis is then shared by all of them."""
     import torch
 
     module = module.eval()
-    dynamic_shapes = ({0: torch.export.Dim(BATCH, min=1, max=4096)},) if dynamic_batch else None
+    examples = example if isinstance(example, tuple) else (example,)
+    axis = torch.export.Dim(BATCH, min=1, max=4096)
+    dynamic_shapes = tuple({0: axis} for _ in examples) if dynamic_batch else None
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(
             module,
-            (example,),
+            examples,
             dynamo=True,
-            input_names=[INPUT],
-            output_names=[OUTPUT],
+            input_names=list(inputs),
+            output_names=list(outputs),
             opset_version=max(opset, MIN_OPSET),
             dynamic_shapes=dynamic_shapes,
             verbose=False,
