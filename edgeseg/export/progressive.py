@@ -53,19 +53,21 @@ def eager_chain(steps, images: np.ndarray, batch: int = 8) -> list[np.ndarray]:
 
 
 def ort_chain(graphs, steps, feeds: list[dict[str, np.ndarray]], count: int):
-    """Run the step graphs in order on each feed ({"input": batch}) with ONNX Runtime on the CPU.
+    """Run the step graphs in order on each feed ({"input": batch}) with ONNX Runtime on the CPU
+    (`steps`: anything naming each step's `prediction`; tensors are matched by the graphs' names).
 
     Returns (per step, the feeds it read: what calibrating that step needs; per step, its prediction
     for the first `count` images: a static batch pads the last feed)."""
     sessions = [parity.ort_session(graph) for graph in graphs]
+    names = [([i.name for i in s.get_inputs()], [o.name for o in s.get_outputs()]) for s in sessions]
     read: list[list[dict[str, np.ndarray]]] = [[] for _ in steps]
     predictions: list[list[np.ndarray]] = [[] for _ in steps]
     for feed in feeds:
         pool = dict(feed)
-        for k, (step, session) in enumerate(zip(steps, sessions)):
-            inputs = {name: pool[name] for name in step.inputs}
+        for k, (step, session, (ins, outs)) in enumerate(zip(steps, sessions, names)):
+            inputs = {name: pool[name] for name in ins}
             read[k].append(inputs)
-            pool.update(zip(step.outputs, session.run(list(step.outputs), inputs)))
+            pool.update(zip(outs, session.run(outs, inputs)))
             predictions[k].append(pool[step.prediction].astype(np.float32))
     return read, [np.concatenate(p)[:count] for p in predictions]
 

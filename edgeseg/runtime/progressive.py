@@ -1,0 +1,191 @@
+"""Progressive chains: run a bundle's step graphs in order, a prediction after each, maps kept on the device.
+
+A `Chain` is a `Runner` over the whole chain (`infer` returns the last step's prediction) that can also
+run it step by step: `chain.steps(feed)` is a generator that runs the next step each time it is
+advanced and yields that level's prediction (a host array). The maps a step passes on stay where the
+backend computed them: `OrtChain` keeps ONNX Runtime `OrtValue`s and binds them to the next session
+with I/O binding (no numpy round trip; on CUDA they stay on the GPU); `trt.TrtChain` binds one
+device buffer per tensor to every engine that reads or writes it.
+
+The deadline decisions are plain Python (`StepTimes`, `run_until`): each step's time is predicted from
+the steps measured before (the median of its recent times, or, for a step never measured, the measured
+steps' seconds per GFLOP times its GFLOPs), and a step starts only if the clock plus its prediction
+stays within the deadline. Step 1 always runs: a mask is always returned.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import manifest as mf
+from .base import Runner
+
+KEEP = 16  # recent times per step the prediction takes the median of
+
+
+class StepTimes:
+    """Recent durations (seconds) of each step, shared by the threads using one chain."""
+
+    def __init__(self, costs: Sequence[float | None], keep: int = KEEP):
+        self.costs = list(costs)  # each step's GFLOPs (None: unknown): the scale for steps never measured
+        self._recent = [deque(maxlen=keep) for _ in costs]
+        self._lock = threading.Lock()
+
+    def record(self, step: int, seconds: float) -> None:
+        with self._lock:
+            self._recent[step].append(float(seconds))
+
+    def measured(self, step: int) -> float | None:
+        with self._lock:
+            recent = list(self._recent[step])
+        return statistics.median(recent) if recent else None
+
+    def predict(self, step: int) -> float | None:
+        """Seconds step `step` is expected to take; None when nothing measured says."""
+        own = self.measured(step)
+        if own is not None:
+            return own
+        cost = self.costs[step]
+        pairs = [(self.measured(k), c) for k, c in enumerate(self.costs) if k != step and c]
+        pairs = [(t, c) for t, c in pairs if t is not None]
+        if not cost or not pairs:
+            return None
+        return sum(t for t, _ in pairs) / sum(c for _, c in pairs) * cost
+
+
+def run_until(levels: Iterator, times: StepTimes, deadline: float, clock: Callable[[], float]):
+    """Advance `levels` (one step per item) while the next step is predicted to end by `deadline`.
+
+    Returns (index of the last step run, its item). The first step always runs; a step with no
+    prediction is not started. Each step's duration is recorded in `times`."""
+    done, item = -1, None
+    try:
+        for k in range(len(times.costs)):
+            if k > 0:
+                predicted = times.predict(k)
+                if predicted is None or clock() + predicted > deadline:
+                    break
+            started = clock()
+            item = next(levels)
+            times.record(k, clock() - started)
+            done = k
+    finally:
+        close = getattr(levels, "close", None)
+        if close is not None:
+            close()
+    return done, item
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One tensor of a chain as a device buffer: every step that reads or writes it binds this one."""
+
+    name: str
+    shape: tuple[int, ...]  # at the largest batch
+    dtype: str
+    host: bool  # also copied to or from the host: the image, and each step's prediction
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+def buffer_plan(chain: mf.Progressive, batch: int) -> list[Buffer]:
+    """The device buffers a chain needs at `batch` images: one per tensor (the manifest has already
+    checked that each step reads the image or an earlier output with the same spec)."""
+    tensors = {mf.IMAGE: chain.input}
+    for step in chain.steps:
+        tensors.update((spec.name, spec) for spec in step.outputs)
+    predictions = {step.prediction for step in chain.steps}
+    return [Buffer(name, (batch, *spec.shape[1:]), spec.dtype, name == mf.IMAGE or name in predictions)
+            for name, spec in tensors.items()]
+
+
+def engine_mismatch(step: mf.Step, tensors: dict[str, tuple[bool, str]]) -> str | None:
+    """Why an engine's I/O tensors ({name: (is_input, dtype)}) are not the step's, or None."""
+    want = {spec.name: (True, spec.dtype) for spec in step.inputs}
+    want |= {spec.name: (False, spec.dtype) for spec in step.outputs}
+    for name in sorted(set(want) | set(tensors)):
+        if want.get(name) != tensors.get(name):
+            have = tensors.get(name)
+            said = want.get(name)
+            return (f"tensor {name!r} is {_role(have)} in the engine and {_role(said)} in the manifest "
+                    f"(step {step.level})")
+    return None
+
+
+def _role(entry: tuple[bool, str] | None) -> str:
+    return "absent" if entry is None else f"a {entry[1]} {'input' if entry[0] else 'output'}"
+
+
+class Chain(Runner):
+    """A progressive chain as one runner: `infer` runs every step, `steps` one at a time."""
+
+    levels: tuple[str, ...] = ()
+    costs: tuple[float | None, ...] = ()  # each step's GFLOPs, from the manifest
+
+    def steps(self, feed: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
+        """Validate `feed` now; the generator runs step k when advanced the k-th time."""
+        self.validate(feed)
+        return self.run_steps(feed)
+
+    def run_steps(self, feed: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        *_, prediction = self.run_steps(feed)
+        return {self.outputs[0].name: prediction}
+
+
+class OrtChain(Chain):
+    """One ONNX Runtime session per step; carried maps stay `OrtValue`s on the provider's device."""
+
+    def __init__(self, folder: str | Path, chain: mf.Progressive, backend: str = "ort-cpu", *, threads: int = 0,
+                 cache_dir: str | Path | None = None, device_id: int = 0):
+        from .ort import OrtRunner
+
+        self.name = backend
+        self.spec = chain
+        self.levels = chain.levels
+        self.costs = tuple(step.gflops for step in chain.steps)
+        self._runners = []
+        try:
+            for step in chain.steps:
+                self._runners.append(OrtRunner(Path(folder) / step.file, backend, precision=chain.precision,
+                                               threads=threads, cache_dir=cache_dir, device_id=device_id))
+        except BaseException:
+            self.close()
+            raise
+        first, last = self._runners[0], self._runners[-1]
+        self.inputs = first.inputs
+        self.outputs = tuple(t for t in last.outputs if t.name == chain.steps[-1].prediction)
+        self.max_batch = first.max_batch
+        self._device = ("cpu", 0) if backend == "ort-cpu" else ("cuda", device_id)
+        self._names = [([t.name for t in r.inputs], [t.name for t in r.outputs]) for r in self._runners]
+
+    def run_steps(self, feed: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
+        import onnxruntime as ort
+
+        kind, index = self._device
+        pool = {name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(a), kind, index)
+                for name, a in feed.items()}
+        for step, runner, (inputs, outputs) in zip(self.spec.steps, self._runners, self._names):
+            binding = runner.session.io_binding()
+            for name in inputs:
+                binding.bind_ortvalue_input(name, pool[name])
+            for name in outputs:
+                binding.bind_output(name, "cpu" if name == step.prediction else kind, index)
+            runner.session.run_with_iobinding(binding)
+            pool.update(zip(outputs, binding.get_outputs()))
+            yield pool[step.prediction].numpy()
+
+    def close(self) -> None:
+        for runner in getattr(self, "_runners", ()):
+            runner.close()
