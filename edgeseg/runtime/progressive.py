@@ -28,6 +28,7 @@ from .. import manifest as mf
 from .base import Runner
 
 KEEP = 16  # recent times per step the prediction takes the median of
+LEVELS_FILE = "levels.csv"  # `edgeseg predict --deadline-ms` writes the level each image got here
 
 
 class StepTimes:
@@ -125,6 +126,25 @@ def _role(entry: tuple[bool, str] | None) -> str:
     return "absent" if entry is None else f"a {entry[1]} {'input' if entry[0] else 'output'}"
 
 
+def levels_csv(rows: Sequence[tuple[str, str]]) -> str:
+    """`image,level` lines, a header first (image names are file names: quoted when they hold a comma)."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(("image", "level"))
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def level_counts(rows: Sequence[tuple[str, str]]) -> str:
+    """"L4 x 3, L2 x 1": how many images got each level, most first."""
+    from collections import Counter
+
+    return ", ".join(f"{level} x {n}" for level, n in Counter(level for _, level in rows).most_common()) or "none"
+
+
 class Chain(Runner):
     """A progressive chain as one runner: `infer` runs every step, `steps` one at a time."""
 
@@ -169,6 +189,11 @@ class OrtChain(Chain):
         self.max_batch = first.max_batch
         self._device = ("cpu", 0) if backend == "ort-cpu" else ("cuda", device_id)
         self._names = [([t.name for t in r.inputs], [t.name for t in r.outputs]) for r in self._runners]
+
+    @property
+    def sessions(self) -> list:
+        """The ONNX Runtime session of each step."""
+        return [runner.session for runner in self._runners]
 
     def run_steps(self, feed: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
         import onnxruntime as ort

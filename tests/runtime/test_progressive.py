@@ -242,3 +242,29 @@ def test_tensorrt_chain_matches_onnx_runtime(sharp, tmp_path):
         for (level, mask), (cpu_level, cpu_mask) in zip(seg.refine(_image()), cpu.refine(_image()), strict=True):
             assert level == cpu_level and (mask != cpu_mask).mean() < 0.01
         assert seg.segment(_image(), deadline_ms=math.inf)[1] == "L4"
+
+
+# --- edgeseg predict --deadline-ms --------------------------------------------------------------------------
+
+
+def test_predict_with_a_deadline_writes_the_level_of_every_image(sharp, tmp_path):
+    from clirun import invoke
+
+    from edgeseg.data.images import write_png
+
+    folder, _ = sharp
+    images = tmp_path / "in put"
+    images.mkdir()
+    for seed in range(2):
+        write_png(images / f"scan,{seed}.png", _image(seed))
+    r = invoke("predict", folder, images, "--out", tmp_path / "out", "--variant", "progressive",
+               "--backend", "ort-cpu", "--deadline-ms", "1e9")
+    assert r.exit_code == 0, r.output
+    assert r.says("levels within 1e+09 ms: L4 x 2")
+    lines = (tmp_path / "out" / "levels.csv").read_text().splitlines()
+    assert lines == ["image,level", '"scan,0.png",L4', '"scan,1.png",L4']
+    r = invoke("predict", folder, images, "--out", tmp_path / "out0", "--variant", "progressive",
+               "--backend", "ort-cpu", "--deadline-ms", "0")
+    assert r.exit_code == 0 and r.says("L1 x 2")
+    r = invoke("predict", folder, images, "--out", tmp_path / "out1", "--deadline-ms", "-1")
+    assert r.exit_code != 0 and "Traceback" not in r.output
