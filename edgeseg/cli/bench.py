@@ -104,6 +104,10 @@ def bench_cmd(
         float,
         typer.Option(min=0.0, help="--compare: allowed relative p50 latency rise (0.10 = 10%)."),
     ] = 0.10,
+    deadlines: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated budgets in ms: deadline sweep of progressive variants (progressive.md)."),
+    ] = None,
 ) -> None:
     """Benchmark deploy variants across precisions, backends and batch sizes; write JSON/CSV/Markdown and a
     Pareto plot."""
@@ -118,6 +122,7 @@ def bench_cmd(
             warmup=warmup, iters=iters, duration=duration, threads=threads, eval_images=eval_images,
             checkpoint=checkpoint, calib_data=calib_data, calib_images=calib_images,
             min_iou=min_iou, compare=compare, iou_tolerance=iou_tolerance, latency_tolerance=latency_tolerance,
+            deadlines=_floats(deadlines, "--deadlines") if deadlines else None,
             command=command_line(), log=progress_printer(),
         )
     show(result)
@@ -160,6 +165,13 @@ def _ints(text: str, option: str) -> list[int]:
     if not values or any(v < 1 for v in values):
         raise typer.BadParameter(f"{option} takes positive integers, got {text!r}")
     return values
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes comma-separated numbers, got {text!r}") from None
 
 
 def _names(text: str | None) -> list[str] | None:
