@@ -33,7 +33,7 @@ def export_module(module, example, *, opset: int = MIN_OPSET, dynamic_batch: boo
     module = module.eval()
     examples = example if isinstance(example, tuple) else (example,)
     axis = torch.export.Dim(BATCH, min=1, max=4096)
-    dynamic_shapes = tuple({0: axis} for _ in examples) if dynamic_batch else None
+    dynamic_shapes = _batch_axes(module, len(examples), axis) if dynamic_batch else None
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(
             module,
@@ -52,6 +52,21 @@ def export_module(module, example, *, opset: int = MIN_OPSET, dynamic_batch: boo
 
         model = onnx.version_converter.convert_version(model, opset)
     return model
+
+
+def _batch_axes(module, count: int, axis) -> tuple:
+    """`dynamic_shapes` giving each of `count` positional inputs `axis` as dim 0, shaped like the
+    signature of `module.forward` (a `*args` parameter takes a tuple of the inputs left)."""
+    import inspect
+
+    shapes: list = []
+    for parameter in inspect.signature(module.forward).parameters.values():
+        left = count - sum(len(s) if isinstance(s, tuple) else 1 for s in shapes)
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            shapes.append(tuple({0: axis} for _ in range(left)))
+        elif left > 0:
+            shapes.append({0: axis})
+    return tuple(shapes)
 
 
 @contextlib.contextmanager

@@ -230,3 +230,36 @@ def test_a_bundle_without_chains_writes_no_progressive_field(fp32_bundle, tmp_pa
     plain = mf.Manifest(**{**manifest.__dict__, "progressive": ()})
     assert "progressive" not in plain.to_dict() and "progressive" in manifest.to_dict()
     assert plain.to_dict()["schema"] == "edgeseg.bundle/2"
+
+
+def test_a_dynamic_batch_chain_exports_and_refines_several_images(tmp_path):
+    """Step modules take `*maps`: the batch axis must reach every one of them (torch.export's varargs)."""
+    from edgeseg.runtime import Segmenter
+
+    model = _model("plnet", {"width_mult": 0.0625})
+    manifest = export_bundle((model, NORM), tmp_path / "b", variants="progressive", img_size=SIZE, parity_images=3,
+                             dynamic_batch=4)
+    chain = manifest.chain()
+    assert all(spec.shape[0] == "batch" for step in chain.steps for spec in (*step.inputs, *step.outputs))
+    images = [np.full((SIZE, SIZE, 3), v, np.uint8) for v in (0, 100, 200)]
+    with Segmenter.from_bundle(tmp_path / "b", backend="ort-cpu") as seg:
+        levels = list(seg.refine(images))
+        assert [level for level, _ in levels] == ["stage1", "fused"] and len(levels[-1][1]) == 3
+        assert all((a == b).all() for a, b in zip(levels[-1][1], seg.segment(images)))
+
+
+def test_export_cli_lists_each_step(tmp_path):
+    from clirun import invoke
+
+    from edgeseg import checkpoint
+    from edgeseg.checkpoint import CheckpointInfo
+
+    model = _model("unet_sharp", {"width_mult": 0.0625})
+    info = CheckpointInfo(model="unet_sharp", config=model.config, normalization=NORM.to_dict(),
+                          recipe={"img_size": SIZE})
+    checkpoint.save(tmp_path / "best", model, info)
+    r = invoke("export", tmp_path / "best", "--out", tmp_path / "b", "--variants", "progressive", "--parity-images", "2",
+               env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    for level in ("L1", "L2", "L3", "L4"):
+        assert r.says(f"progressive.fp32@{level} 1x3x32x32")
