@@ -10,7 +10,7 @@ adds a row for plain `session.run` with numpy arrays between steps. Ratios are t
 the same for process CPU time. Prints the target table (Markdown) with the load average.
 
     python benchmarks/progressive.py [--threads 2] [--rounds 15] [--size 224] [--width 1.0]
-                                     [--work /tmp/progressive_bench] [--numpy]
+                                     [--work /tmp/progressive_bench] [--numpy] [--reuse]
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def main() -> int:
     ap.add_argument("--width", type=float, default=1.0, help="UNet# width_mult (1.0: full width)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/progressive_bench"), help="the bundle is written here")
     ap.add_argument("--numpy", action="store_true", help="also time the chain with numpy arrays between steps")
+    ap.add_argument("--reuse", action="store_true", help="time the bundle already in --work (no export)")
     args = ap.parse_args()
 
     import numpy as np
@@ -73,7 +74,8 @@ def main() -> int:
     from edgeseg.runtime.progressive import OrtChain
 
     began = time.perf_counter()
-    export(args.work, args.size, args.width)
+    if not (args.reuse and (args.work / mf.MANIFEST).is_file()):
+        export(args.work, args.size, args.width)
     exported = time.perf_counter() - began
     manifest = mf.load(args.work)
     chain_spec = manifest.chain("progressive", "fp32")

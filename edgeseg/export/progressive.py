@@ -2,12 +2,22 @@
 
 `model.deploy_steps(variant)` gives the steps (`DeployStep`): step 1 reads the image, step k reads maps
 earlier steps wrote and writes its level's prediction plus the maps later steps read. Each step is
-exported on its own (`onnx_export.export_module` with named inputs and outputs) and goes through
-`passes.standard`. fp16 and int8 convert each step on the activations the fp32 chain itself produces
-for the calibration images (`fp16.activation_ranges`, `int8.calibrate` + `int8.place_qdq` per step).
+exported on its own (`onnx_export.export_module` with named inputs and outputs), goes through
+`passes.standard`, then `split_concat_convs`. fp16 and int8 convert each step on the activations the
+fp32 chain itself produces for the calibration images (`fp16.activation_ranges`, `int8.calibrate` +
+`int8.place_qdq` per step).
 Each step's prediction is compared with the eager chain's (which equals the standalone variant it
 names as `reference`: the same arithmetic, split), fp32 must pass `parity.require_fp32`, and every
 step graph must pass `trt_check`. Pure: returns manifest entries and graphs; `bundle` writes them.
+
+Why `split_concat_convs`: a UNet# node concatenates the maps of its row (carried in from earlier steps)
+with upsampled new maps, then convolves. ONNX Runtime's CPU provider runs convolutions in a blocked
+layout (NCHWc) and can only keep a Concat in it when every input is produced inside the graph, so at a
+step boundary it reorders each new map out to plain NCHW, concatenates there, and reorders the result
+back in; that made the chain 1.24x the standalone L4 (`benchmarks/results/progressive.md`). A
+convolution of a concatenation is the sum of convolutions of its parts (the weights split along input
+channels, the bias added once), and ONNX Runtime fuses such an Add into the blocked convolution: with
+the carried parts convolved on their own, no Concat and no reorder of new maps is left at the boundary.
 """
 
 from __future__ import annotations
@@ -103,6 +113,7 @@ def export_chain(
             example = tuple(pool[name] for name in step.inputs)
             graph = passes.standard(export_module(step.module, example, opset=opset, dynamic_batch=dynamic,
                                                   inputs=step.inputs, outputs=step.outputs))
+            graph = passes.check(split_concat_convs(graph))
             names = [o.name for o in graph.graph.output]
             if names != list(step.outputs):
                 raise EdgesegError(f"{model.name} {variant} step {step.level}: the graph's outputs are {names}, "
@@ -126,7 +137,7 @@ def export_chain(
                 notes.append({"fp32_nodes": kept})
             elif precision == "int8":
                 ranges = int8.calibrate(graph, calib_read[k], method=calib_method)
-                graph = int8.place_qdq(graph, ranges, float_nodes=int8.input_convs(graph))
+                graph = int8.place_qdq(graph, ranges, float_nodes=_image_convs(graph))
                 notes.append({"quantized_tensors": sum(n.op_type == "QuantizeLinear" for n in graph.graph.node)})
             graphs.append(passes.check(graph))
         _, predictions = ort_chain(graphs, steps, check_feeds, len(check.images))
@@ -169,6 +180,97 @@ def export_chain(
         )
         results.append((chain, graphs))
     return results
+
+
+def split_concat_convs(model):
+    """`Conv(Concat[parts])` -> `Conv_0(part_0) + Conv_1(part_1) + ...` where a part is a graph input
+    (a carried map) or a run of the other inputs (still concatenated); returns a new graph.
+
+    Only a Concat along channels that reads a graph input and feeds exactly one Conv (group 1, weights
+    an initializer) is split. The weights are split along input channels; the bias stays on the first
+    part; the Adds sum in input order and the last one writes the Conv's output."""
+    import onnx
+    from onnx import helper
+    from onnx import numpy_helper as nh
+
+    model = passes.infer_shapes(model)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    inputs = {i.name for i in g.input}
+    channels = {v.name: v.type.tensor_type.shape.dim[1].dim_value for v in (*g.input, *g.value_info, *g.output)
+                if len(v.type.tensor_type.shape.dim) == 4}
+    weights = {i.name: i for i in g.initializer}
+    readers: dict[str, list] = {}
+    for n in g.node:
+        for name in n.input:
+            readers.setdefault(name, []).append(n)
+    added_nodes, added_weights, dropped = [], [], set()
+    for cat in g.node:
+        users = readers.get(cat.output[0], []) if cat.op_type == "Concat" else []
+        if (len(users) != 1 or users[0].op_type != "Conv" or _attr(cat, "axis") != 1
+                or not inputs.intersection(cat.input) or _attr(users[0], "group", 1) != 1
+                or users[0].input[1] not in weights or not all(channels.get(i) for i in cat.input)):
+            continue
+        conv = users[0]
+        conv_name, cat_name = conv.name or conv.output[0], cat.name or cat.output[0]
+        w = nh.to_array(weights[conv.input[1]])
+        bias = conv.input[2:3]
+        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        sums, start = [], 0
+        for k, part in enumerate(_parts(cat.input, inputs)):
+            width = sum(channels[name] for name in part)
+            name = f"{conv.input[1]}_part{k}"
+            added_weights.append(nh.from_array(np.ascontiguousarray(w[:, start : start + width]), name))
+            start += width
+            x = part[0]
+            if len(part) > 1:
+                x = f"{cat.output[0]}_part{k}"
+                added_nodes.append(helper.make_node("Concat", part, [x], name=f"{cat_name}_part{k}", axis=1))
+            y = f"{conv.output[0]}_part{k}"
+            added_nodes.append(helper.make_node("Conv", [x, name, *(bias if k == 0 else [])], [y],
+                                                name=f"{conv_name}_part{k}", **attrs))
+            sums.append(y)
+        total = sums[0]
+        for k, y in enumerate(sums[1:], 1):
+            result = conv.output[0] if k == len(sums) - 1 else f"{conv.output[0]}_sum{k}"
+            added_nodes.append(helper.make_node("Add", [total, y], [result], name=f"{conv_name}_sum{k}"))
+            total = result
+        dropped.update((id(cat), id(conv)))
+    if not dropped:
+        return model
+    kept = [n for n in g.node if id(n) not in dropped]
+    del g.node[:]
+    g.node.extend(kept + added_nodes)
+    used = {name for n in g.node for name in n.input}
+    kept_weights = [i for i in g.initializer if i.name in used]
+    del g.initializer[:]
+    g.initializer.extend(kept_weights + added_weights)
+    del g.value_info[:]
+    return passes.infer_shapes(passes.toposort(out))
+
+
+def _parts(names, inputs: set[str]) -> list[list[str]]:
+    """Each graph input alone, each run of other tensors together, in order."""
+    parts: list[list[str]] = []
+    for name in names:
+        if name in inputs or not parts or parts[-1][0] in inputs:
+            parts.append([name])
+        else:
+            parts[-1].append(name)
+    return parts
+
+
+def _attr(node, name: str, default=None):
+    from onnx import helper
+
+    return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
+
+
+def _image_convs(graph) -> list[str]:
+    """The Convs `int8.input_convs` keeps in float that read the image (not a carried map): see int8.py."""
+    reading_image = {n.name for n in graph.graph.node if n.input and n.input[0] == mf.IMAGE}
+    return [name for name in int8.input_convs(graph) if name in reading_image]
 
 
 def with_digests(chain: mf.Progressive, digests: list[str]) -> mf.Progressive:

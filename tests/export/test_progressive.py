@@ -258,8 +258,53 @@ def test_export_cli_lists_each_step(tmp_path):
     info = CheckpointInfo(model="unet_sharp", config=model.config, normalization=NORM.to_dict(),
                           recipe={"img_size": SIZE})
     checkpoint.save(tmp_path / "best", model, info)
-    r = invoke("export", tmp_path / "best", "--out", tmp_path / "b", "--variants", "progressive", "--parity-images", "2",
-               env={"COLUMNS": "200"})
+    r = invoke("export", tmp_path / "best", "--out", tmp_path / "b", "--variants", "progressive",
+               "--parity-images", "2", env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     for level in ("L1", "L2", "L3", "L4"):
         assert r.says(f"progressive.fp32@{level} 1x3x32x32")
+
+
+def test_split_concat_convs_leaves_no_concat_of_a_carried_map_and_the_same_function():
+    """Conv(cat[carried, carried, new, new]) -> Conv(carried) + Conv(carried) + Conv(cat[new, new])."""
+    import onnx
+    from onnx import TensorProto, helper
+    from onnx import numpy_helper as nh
+
+    from edgeseg.export.progressive import split_concat_convs
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((5, 2 + 3 + 1 + 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    nodes = [
+        helper.make_node("Relu", ["n"], ["m1"]),
+        helper.make_node("Neg", ["n"], ["m2"]),
+        helper.make_node("Concat", ["a", "c", "m1", "m2"], ["cat"], axis=1),
+        helper.make_node("Conv", ["cat", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
+    ]
+    sizes = (("a", 2), ("c", 3), ("n", 1))
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, c, 8, 8]) for n, c in sizes]
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=[nh.from_array(w, "w"), nh.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+    split = split_concat_convs(model)
+    ops = [n.op_type for n in split.graph.node]
+    assert ops.count("Conv") == 3 and ops.count("Add") == 2 and ops.count("Concat") == 1
+    concat = next(n for n in split.graph.node if n.op_type == "Concat")
+    assert list(concat.input) == ["m1", "m2"]
+    assert sum(len(n.input) == 3 for n in split.graph.node if n.op_type == "Conv") == 1  # the bias is added once
+    feed = {n: rng.standard_normal((1, c, 8, 8)).astype(np.float32) for n, c in sizes}
+    want, got = (parity.ort_session(m).run(["y"], feed)[0] for m in (model, split))
+    assert np.abs(want - got).max() < 1e-5
+    onnx.checker.check_model(split)
+
+
+def test_unet_sharp_steps_convolve_carried_maps_without_concatenating_them(fp32_bundle):
+    import onnx
+
+    _, out, manifest = fp32_bundle
+    for chain in manifest.progressive:
+        for step in chain.steps[1:]:
+            graph = onnx.load(str(out / step.file)).graph
+            carried = {i.name for i in graph.input} - {"input"}
+            assert not any(n.op_type == "Concat" and carried & set(n.input) for n in graph.node), step.file
