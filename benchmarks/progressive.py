@@ -7,10 +7,12 @@ and the standalone L4. Every session gets the same `--threads`. The chain runs a
 it (`edgeseg.runtime.progressive.OrtChain`: OrtValues and I/O binding between steps); `--numpy`
 adds a row for plain `session.run` with numpy arrays between steps. Ratios are taken per round
 (chain / standalone of the same round, so load changes between rounds cancel), then their median;
-the same for process CPU time. Prints the target table (Markdown) with the load average.
+the same for process CPU time. Each timed run follows `--gap` idle seconds (ONNX Runtime's threads
+spin for more work after a run, and would take cores from whatever is timed next). Prints the target
+table (Markdown) with the load average.
 
     python benchmarks/progressive.py [--threads 2] [--rounds 15] [--size 224] [--width 1.0]
-                                     [--work /tmp/progressive_bench] [--numpy] [--reuse]
+                                     [--work /tmp/progressive_bench] [--numpy] [--reuse] [--gap 0.2]
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/progressive_bench"), help="the bundle is written here")
     ap.add_argument("--numpy", action="store_true", help="also time the chain with numpy arrays between steps")
     ap.add_argument("--reuse", action="store_true", help="time the bundle already in --work (no export)")
+    ap.add_argument("--gap", type=float, default=0.2,
+                    help="seconds idle before each timed run, so threads still spinning after one run do not "
+                    "take cores from the next")
     args = ap.parse_args()
 
     import numpy as np
@@ -105,7 +110,10 @@ def main() -> int:
     load_before = os.getloadavg()
     rows: dict[str, list[float]] = {}
     for _ in range(args.rounds):
-        got = {name: timed(run) for name, run in runs.items()}
+        got = {}
+        for name, run in runs.items():
+            time.sleep(args.gap)
+            got[name] = timed(run)
         for name in ("L1", "L4"):
             rows.setdefault(f"{name} wall", []).append(got[name][0])
             rows.setdefault(f"{name} cpu", []).append(got[name][1])

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import manifest as mf
-from .base import Runner
+from ..errors import EdgesegError
+from .base import Runner, TensorInfo
 
 KEEP = 16  # recent times per step the prediction takes the median of
 LEVELS_FILE = "levels.csv"  # `edgeseg predict --deadline-ms` writes the level each image got here
@@ -122,6 +123,10 @@ def engine_mismatch(step: mf.Step, tensors: dict[str, tuple[bool, str]]) -> str 
     return None
 
 
+def _info(spec: mf.TensorSpec) -> TensorInfo:
+    return TensorInfo(spec.name, tuple(d if isinstance(d, int) else None for d in spec.shape), np.dtype(spec.dtype))
+
+
 def _role(entry: tuple[bool, str] | None) -> str:
     return "absent" if entry is None else f"a {entry[1]} {'input' if entry[0] else 'output'}"
 
@@ -159,41 +164,60 @@ class Chain(Runner):
     def run_steps(self, feed: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
         raise NotImplementedError
 
+    def describe(self, chain: mf.Progressive) -> None:
+        """Levels, GFLOPs, and the image input and last prediction as the manifest gives them."""
+        self.levels = chain.levels
+        self.costs = tuple(step.gflops for step in chain.steps)
+        self.inputs = (_info(chain.input),)
+        self.outputs = (_info(chain.output),)
+        batch = chain.input.shape[0]
+        self.max_batch = batch if isinstance(batch, int) else None
+
     def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         *_, prediction = self.run_steps(feed)
         return {self.outputs[0].name: prediction}
 
 
 class OrtChain(Chain):
-    """One ONNX Runtime session per step; carried maps stay `OrtValue`s on the provider's device."""
+    """One ONNX Runtime session per step; carried maps stay `OrtValue`s on the provider's device.
+
+    Each session stops its threads' spinning when its run returns (`session.force_spinning_stop`): by
+    default idle intra-op threads busy-wait for more work after a run, and with one thread pool per step
+    those of the step just finished take cores from the next step (2 threads, 224 px, full UNet#: time
+    to L4 1.13x the standalone L4 with the default, 1.01x with the stop; benchmarks/results/progressive.md)."""
 
     def __init__(self, folder: str | Path, chain: mf.Progressive, backend: str = "ort-cpu", *, threads: int = 0,
                  cache_dir: str | Path | None = None, device_id: int = 0):
-        from .ort import OrtRunner
+        from ..errors import require
+        from .ort import PROVIDERS, BackendUnavailable, providers_for
 
+        ort = require("onnxruntime", "ort")
         self.name = backend
         self.spec = chain
-        self.levels = chain.levels
-        self.costs = tuple(step.gflops for step in chain.steps)
-        self._runners = []
-        try:
-            for step in chain.steps:
-                self._runners.append(OrtRunner(Path(folder) / step.file, backend, precision=chain.precision,
-                                               threads=threads, cache_dir=cache_dir, device_id=device_id))
-        except BaseException:
-            self.close()
-            raise
-        first, last = self._runners[0], self._runners[-1]
-        self.inputs = first.inputs
-        self.outputs = tuple(t for t in last.outputs if t.name == chain.steps[-1].prediction)
-        self.max_batch = first.max_batch
+        self.describe(chain)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+        providers = providers_for(backend, chain.precision, cache_dir, device_id)
+        self._sessions = []
+        for step in chain.steps:
+            try:
+                session = ort.InferenceSession(str(Path(folder) / step.file), sess_options=options, providers=providers)
+            except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own untyped errors)
+                raise EdgesegError(f"ONNX Runtime cannot load {step.file}: {exc}") from exc
+            if session.get_providers()[0] != PROVIDERS[backend]:
+                raise BackendUnavailable(f"{backend}: ONNX Runtime could not start {PROVIDERS[backend]} for "
+                                         f"{step.file} (it fell back to {session.get_providers()[0]})")
+            self._sessions.append(session)
         self._device = ("cpu", 0) if backend == "ort-cpu" else ("cuda", device_id)
-        self._names = [([t.name for t in r.inputs], [t.name for t in r.outputs]) for r in self._runners]
+        self._names = [([t.name for t in s.get_inputs()], [t.name for t in s.get_outputs()]) for s in self._sessions]
 
     @property
     def sessions(self) -> list:
         """The ONNX Runtime session of each step."""
-        return [runner.session for runner in self._runners]
+        return list(self._sessions)
 
     def run_steps(self, feed: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
         import onnxruntime as ort
@@ -201,16 +225,15 @@ class OrtChain(Chain):
         kind, index = self._device
         pool = {name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(a), kind, index)
                 for name, a in feed.items()}
-        for step, runner, (inputs, outputs) in zip(self.spec.steps, self._runners, self._names):
-            binding = runner.session.io_binding()
+        for step, session, (inputs, outputs) in zip(self.spec.steps, self._sessions, self._names):
+            binding = session.io_binding()
             for name in inputs:
                 binding.bind_ortvalue_input(name, pool[name])
             for name in outputs:
                 binding.bind_output(name, "cpu" if name == step.prediction else kind, index)
-            runner.session.run_with_iobinding(binding)
+            session.run_with_iobinding(binding)
             pool.update(zip(outputs, binding.get_outputs()))
             yield pool[step.prediction].numpy()
 
     def close(self) -> None:
-        for runner in getattr(self, "_runners", ()):
-            runner.close()
+        self._sessions = []

@@ -218,8 +218,7 @@ class TrtChain(Chain):
         cuda = require("pycuda.driver", "trt")
         self._cuda = cuda
         self.spec = chain
-        self.levels = chain.levels
-        self.costs = tuple(step.gflops for step in chain.steps)
+        self.describe(chain)
         with cuda_errors("the tensorrt backend cannot start on this GPU"):
             cuda.init()
             if cuda.Device.count() <= device:
@@ -262,9 +261,6 @@ class TrtChain(Chain):
         for context, step in zip(self._contexts, self.spec.steps):
             for spec in (*step.inputs, *step.outputs):
                 context.set_tensor_address(spec.name, int(self._device[spec.name]))
-        image, last = self.spec.input, self.spec.output
-        self.inputs = (TensorInfo(image.name, dynamic([-1, *image.shape[1:]]), np.dtype(image.dtype)),)
-        self.outputs = (TensorInfo(last.name, dynamic([-1, *last.shape[1:]]), np.dtype(last.dtype)),)
 
     def validate(self, feed) -> None:
         super().validate(feed)
