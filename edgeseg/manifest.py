@@ -29,6 +29,7 @@ SCHEMA = "edgeseg.bundle/2"
 MANIFEST = "manifest.json"
 PRECISIONS = ("fp32", "fp16", "int8")
 OUTPUT_KINDS = ("logits", "probabilities")
+IMAGE = "input"  # the image tensor's name: what a progressive chain's first step reads
 STAMP = "edgeseg"  # ONNX metadata_props key holding what the export wrote the graph as
 
 MAX_MANIFEST_BYTES = 16 << 20  # a 12-artifact manifest with engine layer reports is well under 1 MB
@@ -37,7 +38,9 @@ MAX_INT_DIGITS = 20
 MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit: larger models need external data, which bundles refuse
 MAX_SIDE = 8192  # model input/output height and width (the runtime refuses larger images too)
 MAX_BATCH = 4096
-MAX_CHANNELS = {"input": 4, "output": 1024}
+MAX_CHANNELS = {"input": 4, "output": 1024, "carried": 8192}  # carried: maps one progressive step passes on
+MAX_STEPS = 16  # steps of one progressive chain
+MAX_STEP_TENSORS = 64  # inputs, and outputs, of one step
 MAX_TENSOR_ELEMENTS = 1 << 28  # one batch of one tensor: 1 GiB of float32
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")  # variants, tensor and axis names
@@ -203,6 +206,148 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One graph of a progressive chain: it reads the image (`input`) and/or maps earlier steps wrote,
+    and writes its level's prediction plus the maps later steps read."""
+
+    file: str
+    sha256: str
+    level: str  # the level its prediction is ("L2", "stage1", "fused")
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    prediction: str  # the output holding the level's prediction
+    params: int | None = None
+    gflops: float | None = None  # this step's own work (cumulative: the sum over the steps so far)
+    parity: dict[str, Any] = field(default_factory=dict)
+    trt_check: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_fields(self, "step")
+        if self.file:  # empty only while an export is still writing the file
+            _check_name(self.file, "step.file", _FILE)
+        if self.sha256:
+            _check_sha(self.sha256, f"step {self.file}: sha256")
+        where = f"step {self.file}"
+        _check_name(self.level, f"{where}: level")
+        _check_int(self.params, f"{where}: params", 0, 10**12)
+        _check_float(self.gflops, f"{where}: gflops", 0.0, 1e9)
+        for kind, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
+            if not 1 <= len(specs) <= MAX_STEP_TENSORS:
+                raise IntegrityError(f"{where}: {kind} must list 1 to {MAX_STEP_TENSORS} tensors, got {len(specs)}")
+            for spec in specs:
+                if not isinstance(spec, TensorSpec):
+                    raise IntegrityError(f"{where}: {kind} must hold tensor specs")
+            _refuse_duplicates([spec.name for spec in specs], f"{where} {kind[:-1]} name")
+        for spec in self.inputs:
+            limit = MAX_CHANNELS["input"] if spec.name == IMAGE else MAX_CHANNELS["carried"]
+            spec.check(f"{where}: input {spec.name}", limit)
+        if self.prediction not in {spec.name for spec in self.outputs}:
+            raise IntegrityError(f"{where}: prediction {_show(self.prediction)} is not one of its outputs")
+        for spec in self.outputs:
+            if spec.name == IMAGE:
+                raise IntegrityError(f"{where}: an output may not be named {IMAGE!r} (the image)")
+            limit = MAX_CHANNELS["output"] if spec.name == self.prediction else MAX_CHANNELS["carried"]
+            spec.check(f"{where}: output {spec.name}", limit)
+
+    @property
+    def output(self) -> TensorSpec:
+        """The prediction's tensor."""
+        return next(spec for spec in self.outputs if spec.name == self.prediction)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "step") -> Step:
+        if not isinstance(d, dict):
+            raise IntegrityError(f"{where} must be an object, got {_show(d)}")
+        tensors = {}
+        for kind in ("inputs", "outputs"):
+            if kind in d:
+                specs = d[kind]
+                if not isinstance(specs, list) or len(specs) > MAX_STEP_TENSORS:
+                    raise IntegrityError(f"{where}.{kind} must be a list of at most {MAX_STEP_TENSORS} tensors")
+                tensors[kind] = tuple(TensorSpec.from_dict(t, f"{where}.{kind}[{i}]") for i, t in enumerate(specs))
+        return _build(cls, d, where, **tensors)
+
+
+@dataclass(frozen=True)
+class Progressive:
+    """A progressive variant in one precision: steps run in order, each refining the last one's prediction.
+
+    Every step input is the image or an output of an earlier step with the same spec; output names are
+    unique over the chain; every prediction has the image's batch, height and width."""
+
+    variant: str
+    precision: str
+    steps: tuple[Step, ...]
+    output_kind: str = "logits"
+    threshold: float = 0.5
+    opset: int = 17
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_fields(self, "progressive")
+        where = f"progressive {self.variant}.{self.precision}"
+        _check_name(self.variant, "progressive.variant")
+        if self.precision not in PRECISIONS:
+            raise IntegrityError(f"{where}: precision is not one of {', '.join(PRECISIONS)}")
+        if self.output_kind not in OUTPUT_KINDS:
+            raise IntegrityError(f"{where}: output_kind is not one of {', '.join(OUTPUT_KINDS)}")
+        _check_float(self.threshold, f"{where}: threshold", 0.0, 1.0, open_ends=True)
+        _check_int(self.opset, f"{where}: opset", 7, 99)
+        if not 1 <= len(self.steps) <= MAX_STEPS or not all(isinstance(s, Step) for s in self.steps):
+            raise IntegrityError(f"{where}: steps must list 1 to {MAX_STEPS} steps")
+        _refuse_duplicates([s.level for s in self.steps], f"{where} level")
+        first = self.steps[0]
+        if [spec.name for spec in first.inputs] != [IMAGE]:
+            raise IntegrityError(f"{where}: the first step must read the image ({IMAGE!r}) and nothing else")
+        image = first.inputs[0]
+        written: dict[str, TensorSpec] = {IMAGE: image}
+        for step in self.steps:
+            for spec in step.inputs:
+                if written.get(spec.name) != spec:
+                    raise IntegrityError(f"step {step.file} reads {spec.name!r}, which no earlier step writes "
+                                         "with that shape and dtype")
+            for spec in step.outputs:
+                if spec.name in written:
+                    raise IntegrityError(f"step {step.file} writes {spec.name!r}, which the chain already has")
+                written[spec.name] = spec
+            pred = step.output.shape
+            if (pred[0], *pred[2:]) != (image.shape[0], *image.shape[2:]):
+                raise IntegrityError(f"step {step.file}: its prediction is {_dims(pred)}, "
+                                     f"the image {_dims(image.shape)} (batch, height and width must match)")
+
+    @property
+    def key(self) -> str:
+        return f"{self.variant}.{self.precision}"
+
+    @property
+    def file(self) -> str:
+        """How messages name the chain (it has one file per step)."""
+        return f"{self.key} chain"
+
+    @property
+    def input(self) -> TensorSpec:
+        return self.steps[0].inputs[0]
+
+    @property
+    def output(self) -> TensorSpec:
+        """The last step's prediction."""
+        return self.steps[-1].output
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return tuple(step.level for step in self.steps)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "progressive") -> Progressive:
+        if not isinstance(d, dict):
+            raise IntegrityError(f"{where} must be an object, got {_show(d)}")
+        steps = d.get("steps")
+        if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
+            raise IntegrityError(f"{where}.steps must be a list of 1 to {MAX_STEPS} steps")
+        return _build(cls, d, where, steps=tuple(Step.from_dict(s, f"{where}.steps[{i}]") for i, s in enumerate(steps)))
+
+
+@dataclass(frozen=True)
 class Engine:
     """A TensorRT engine built from one artifact on one GPU with one TensorRT version."""
 
@@ -319,6 +464,7 @@ class Manifest:
     tools: dict[str, str] = field(default_factory=dict)
     source: Source = field(default_factory=Source)
     export: ExportSettings | None = None
+    progressive: tuple[Progressive, ...] = ()  # left out of the file when empty: older readers load the bundle
     schema: str = SCHEMA
 
     def __post_init__(self):
@@ -329,21 +475,27 @@ class Manifest:
         _check_name(name, "model.name")
         if not isinstance(self.model.get("config", {}), dict):
             raise IntegrityError("model.config must be an object")
-        if not self.artifacts:
+        if not self.artifacts and not self.progressive:
             raise IntegrityError("artifacts must list at least one ONNX file")
+        if len(self.progressive) > 64 or not all(isinstance(p, Progressive) for p in self.progressive):
+            raise IntegrityError("progressive must list at most 64 progressive variants")
         for artifact in self.artifacts:
             if not artifact.file or not artifact.sha256:
                 raise IntegrityError(f"artifact {artifact.key} needs its file name and sha256")
-        _refuse_duplicates([a.file for a in self.artifacts] + [e.file for e in self.engines], "file")
-        _refuse_duplicates([a.key for a in self.artifacts], "variant and precision")
-        onnx_files = {a.file for a in self.artifacts}
+        for chain in self.progressive:
+            for step in chain.steps:
+                if not step.file or not step.sha256:
+                    raise IntegrityError(f"progressive {chain.key} step {step.level} needs its file name and sha256")
+        _refuse_duplicates(list(self.files()), "file")
+        _refuse_duplicates([a.key for a in self.artifacts] + [p.key for p in self.progressive], "variant and precision")
+        onnx_files = {a.file for a in self.artifacts} | {s.file for p in self.progressive for s in p.steps}
         for engine in self.engines:
             if engine.artifact not in onnx_files:
                 raise IntegrityError(
                     f"engine {engine.file} was built from "
                     f"{engine.artifact}, which the manifest does not list"
                 )
-        for artifact in self.artifacts:
+        for artifact in (*self.artifacts, *self.progressive):
             if artifact.input.shape[1] != self.normalization.channels:
                 raise IntegrityError(
                     f"artifact {artifact.file} takes {artifact.input.shape[1]} channels but "
@@ -367,9 +519,18 @@ class Manifest:
             raise IntegrityError(f"bundle has no artifact for variant={variant} precision={precision}; it has: {have}")
         return hits[0]
 
+    def chain(self, variant: str | None = None, precision: str | None = None) -> Progressive:
+        """The progressive variant `variant` (None: the first one) in `precision` (None: the first listed)."""
+        for chain in self.progressive:
+            if (variant is None or chain.variant == variant) and (precision is None or chain.precision == precision):
+                return chain
+        have = ", ".join(p.key for p in self.progressive) or "none"
+        raise IntegrityError(f"bundle has no progressive variant={variant} precision={precision}; it has: {have}")
+
     def files(self) -> tuple[str, ...]:
-        """Every file the manifest lists (ONNX files, then engines)."""
-        return tuple(entry.file for entry in (*self.artifacts, *self.engines))
+        """Every file the manifest lists (ONNX files, progressive steps, then engines)."""
+        steps = [step for chain in self.progressive for step in chain.steps]
+        return tuple(entry.file for entry in (*self.artifacts, *steps, *self.engines))
 
     def with_engine(self, engine: Engine) -> Manifest:
         """A new manifest with `engine` added (replacing one with the same file name)."""
@@ -378,6 +539,8 @@ class Manifest:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if not d["progressive"]:
+            del d["progressive"]
         return {"schema": d.pop("schema"), **d}
 
     @classmethod
@@ -392,8 +555,8 @@ class Manifest:
             )
         check_digest(d)
         d = {k: v for k, v in d.items() if k != "digest"}
-        artifacts, engines = d.get("artifacts"), d.get("engines", [])
-        for name, items in (("artifacts", artifacts), ("engines", engines)):
+        artifacts, engines, chains = d.get("artifacts"), d.get("engines", []), d.get("progressive", [])
+        for name, items in (("artifacts", artifacts), ("engines", engines), ("progressive", chains)):
             if not isinstance(items, list):
                 raise IntegrityError(f"{name} must be a list, got {_show(items)}")
         model = d.get("model")
@@ -403,6 +566,7 @@ class Manifest:
             "normalization": Normalization.from_dict(d.get("normalization")),
             "artifacts": tuple(Artifact.from_dict(a, f"artifacts[{i}]") for i, a in enumerate(artifacts)),
             "engines": tuple(Engine.from_dict(e, f"engines[{i}]") for i, e in enumerate(engines)),
+            "progressive": tuple(Progressive.from_dict(p, f"progressive[{i}]") for i, p in enumerate(chains)),
             "source": Source.from_dict(d.get("source", {})),
             "export": ExportSettings.from_dict(d["export"]) if d.get("export") is not None else None,
         }
@@ -496,6 +660,9 @@ def load(bundle: str | Path, verify: bool = True) -> Manifest:
     if verify:
         for artifact in manifest.artifacts:
             bind(manifest, artifact, read_verified(path.parent / artifact.file, artifact.sha256, MAX_ONNX_BYTES))
+        for chain in manifest.progressive:
+            for step in chain.steps:
+                bind_step(manifest, chain, step, read_verified(path.parent / step.file, step.sha256, MAX_ONNX_BYTES))
         for engine in manifest.engines:
             verify_file(path.parent / engine.file, engine.sha256)
     return manifest
@@ -543,31 +710,51 @@ def stamp(manifest_model: str, artifact: Artifact, source: Source) -> str:
                        "params": artifact.params, "weights_sha256": source.weights_sha256}, sort_keys=True)
 
 
+def step_stamp(manifest_model: str, chain: Progressive, step: Step, source: Source) -> str:
+    """The stamp of one progressive step's ONNX file: its chain, level and parameter count."""
+    return json.dumps({"model": manifest_model, "variant": chain.variant, "precision": chain.precision,
+                       "step": step.level, "params": step.params, "weights_sha256": source.weights_sha256},
+                      sort_keys=True)
+
+
 def bind(manifest: Manifest, artifact: Artifact, data: bytes) -> onnxgraph.Graph:
     """Refuse an ONNX file that is not the graph `artifact` describes."""
-    where = artifact.file
+    expected = stamp(manifest.model["name"], artifact, manifest.source)
+    return _bind(artifact.file, data, (artifact.input,), (artifact.output,), artifact.opset, artifact.precision,
+                 expected)
+
+
+def bind_step(manifest: Manifest, chain: Progressive, step: Step, data: bytes) -> onnxgraph.Graph:
+    """Refuse an ONNX file that is not the graph `step` of `chain` describes."""
+    expected = step_stamp(manifest.model["name"], chain, step, manifest.source)
+    return _bind(step.file, data, step.inputs, step.outputs, chain.opset, chain.precision, expected)
+
+
+def _bind(where: str, data: bytes, inputs, outputs, opset: int, precision: str, expected: str) -> onnxgraph.Graph:
     graph = onnxgraph.read(data, where)
     if graph.external:
         raise IntegrityError(
             f"{where} keeps tensors in ONNX external data ({', '.join(graph.external[:3])}); "
             "a bundle holds only self-contained ONNX files, each covered by its sha256"
         )
-    for spec, tensors, what in ((artifact.input, graph.inputs, "input"), (artifact.output, graph.outputs, "output")):
-        if len(tensors) != 1:
-            raise IntegrityError(f"{where} has {len(tensors)} {what}s; the manifest describes one ({spec.name})")
-        _same_tensor(spec, tensors[0], f"{where} {what}")
-    if artifact.opset != graph.opset:
-        raise IntegrityError(f"{where} uses opset {graph.opset}, the manifest says {artifact.opset}")
-    precision = "int8" if graph.quantized else "fp16" if "float16" in graph.weight_dtypes else "fp32"
-    if precision != artifact.precision:
-        raise IntegrityError(f"{where} is listed as {artifact.precision} but its graph is {precision}")
+    for specs, tensors, what in ((inputs, graph.inputs, "input"), (outputs, graph.outputs, "output")):
+        if len(tensors) != len(specs):
+            names = ", ".join(spec.name for spec in specs)
+            raise IntegrityError(f"{where} has {len(tensors)} {what}s; the manifest describes {len(specs)} ({names})")
+        for spec, tensor in zip(specs, tensors):
+            _same_tensor(spec, tensor, f"{where} {what}")
+    if opset != graph.opset:
+        raise IntegrityError(f"{where} uses opset {graph.opset}, the manifest says {opset}")
+    found = "int8" if graph.quantized else "fp16" if "float16" in graph.weight_dtypes else "fp32"
+    if found != precision:
+        raise IntegrityError(f"{where} is listed as {precision} but its graph is {found}")
     stamped = graph.metadata.get(STAMP)
     if stamped is None:
         raise IntegrityError(f"{where} has no edgeseg stamp in its ONNX metadata: "
                              "it was not written by edgeseg export")
-    if stamped != stamp(manifest.model["name"], artifact, manifest.source):
+    if stamped != expected:
         raise IntegrityError(f"{where} was exported as {_describe(stamped)}; the manifest lists it as "
-                             f"{_describe(stamp(manifest.model['name'], artifact, manifest.source))}")
+                             f"{_describe(expected)}")
     return graph
 
 
@@ -590,7 +777,8 @@ def _describe(stamped: str) -> str:
     try:
         d = json.loads(stamped)
         weights = str(d["weights_sha256"])[:12]
-        return f"{d['model']} {d['variant']}.{d['precision']} ({d['params']} params, weights {weights})"
+        step = f" step {d['step']}" if "step" in d else ""
+        return f"{d['model']} {d['variant']}.{d['precision']}{step} ({d['params']} params, weights {weights})"
     except (ValueError, KeyError, TypeError):
         return "something else"
 

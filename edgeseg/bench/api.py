@@ -34,6 +34,7 @@ def run(
     compare: str | Path | None = None,
     iou_tolerance: float = 0.01,
     latency_tolerance: float = 0.10,
+    deadlines: Sequence[float] | None = None,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> BenchResult:
@@ -65,12 +66,15 @@ def run(
         reach it (needs `data` with masks and a model of more than one output channel).
     compare: a previous results.json, a gate: no row may lose more than `iou_tolerance` IoU
         (absolute) or gain more than `latency_tolerance` p50 latency (relative).
+    deadlines: budgets (ms) for the deadline sweep of a bundle's progressive variants
+        (`bench.progressive`), written to progressive.md; their level rows are timed either way.
     command: the command line to record in the reports. log: called with each progress line.
 
     Returns the BenchResult: its rows, the report files written (`files`) and the gates' `failures`
     (empty when they pass). Raises EdgesegError on bad input, naming the parameter in backquotes.
     """
-    from . import env, gates, report
+    from ..files import write_bytes
+    from . import env, gates, progressive, report
     from .inputs import Export, load_images, resolve
     from .sweep import SweepPlan, run_sweep
     from .timing import TimingPlan
@@ -108,6 +112,8 @@ def run(
             raise EdgesegError(f"`{gate}` needs ground-truth masks, and `data` {data} has none")
 
     rows, warnings = run_sweep(targets, plan, images, log=say)
+    level_rows, sweeps = progressive.progressive_rows(targets, plan, images, progressive.budgets(deadlines), log=say)
+    rows += level_rows
     settings = {
         "target": str(target),
         "data": images.source,
@@ -120,7 +126,11 @@ def run(
         "checkpoint": next((str(t.checkpoint_file) for t in targets if t.checkpoint_file), None),
     }
     result = BenchResult(rows, warnings, settings, env.capture(threads=threads), command)
+    if sweeps:
+        result.settings["deadline_sweeps"] = sweeps
     result.files = report.write_all(result, out)
+    if sweeps:
+        result.files["progressive"] = write_bytes(out / "progressive.md", progressive.sweep_markdown(sweeps).encode())
     if min_iou is not None:
         result.failures += gates.min_iou_failures(result, min_iou)
     if min_class_iou is not None:

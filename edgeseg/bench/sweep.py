@@ -116,11 +116,12 @@ def _variants(t: Target, plan: SweepPlan) -> list[str]:
     have = list(dict.fromkeys(a.variant for a in t.manifest.artifacts)) if t.manifest else t.model.variants()
     if plan.variants is None:
         return have
-    missing = [v for v in plan.variants if v not in have]
+    chains = {c.variant for c in t.manifest.progressive} if t.manifest else set()  # bench.progressive times them
+    missing = [v for v in plan.variants if v not in have and v not in chains]
     if missing:
         raise EdgesegError(f"variant(s) {', '.join(missing)} not available; "
                            f"this {'bundle' if t.manifest else 'model'} has: {', '.join(have)}")
-    return list(plan.variants)
+    return [v for v in plan.variants if v in have]
 
 
 def _precisions(t: Target, plan: SweepPlan, variant: str) -> list[str]:

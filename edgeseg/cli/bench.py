@@ -110,6 +110,10 @@ def bench_cmd(
         float,
         typer.Option(min=0.0, help="--compare: allowed relative p50 latency rise (0.10 = 10%)."),
     ] = 0.10,
+    deadlines: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated budgets in ms: deadline sweep of progressive variants (progressive.md)."),
+    ] = None,
 ) -> None:
     """Benchmark deploy variants across precisions, backends and batch sizes; write JSON/CSV/Markdown and a
     Pareto plot."""
@@ -125,6 +129,7 @@ def bench_cmd(
             checkpoint=checkpoint, calib_data=calib_data, calib_images=calib_images,
             min_iou=min_iou, min_class_iou=_class_minimums(min_class_iou),
             compare=compare, iou_tolerance=iou_tolerance, latency_tolerance=latency_tolerance,
+            deadlines=_floats(deadlines, "--deadlines") if deadlines else None,
             command=command_line(), log=progress_printer(),
         )
     show(result)
@@ -187,6 +192,13 @@ def _class_minimums(items: list[str] | None) -> dict[int, float] | None:
             raise typer.BadParameter(f"--min-class-iou gives class {k} twice")
         minimums[k] = v
     return minimums
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes comma-separated numbers, got {text!r}") from None
 
 
 def _names(text: str | None) -> list[str] | None:

@@ -107,6 +107,17 @@ def next_commands(out: Path, target: str, data: str | None) -> list[str]:
     ]
 
 
+def _checks(p: dict, trt: dict) -> tuple[str, ...]:
+    """The parity and TensorRT columns of one artifact or progressive step."""
+    return (
+        f"{p['max_abs_prob_err']:.1e}",
+        f"{p['mask_flip_share']:.3%}",
+        f"{p['iou_gt']:.4f}" if "iou_gt" in p else "-",
+        f"{p['iou_gt'] - p['iou_gt_fp32']:+.4f}" if "iou_gt_fp32" in p else "-",
+        "ok" if trt.get("ok") else "no",
+    )
+
+
 def _table(manifest, out: Path):
     from rich.table import Table
 
@@ -114,15 +125,12 @@ def _table(manifest, out: Path):
     for col in ("artifact", "input", "GFLOPs", "max|dp|", "flips", "IoU GT", "dIoU", "TRT10"):
         table.add_column(col, justify="left" if col == "artifact" else "right", no_wrap=True)
     for a in manifest.artifacts:
-        p = a.parity
-        table.add_row(
-            a.key,
-            "x".join(str(s) for s in a.input.shape),
-            f"{a.gflops:.3f}",
-            f"{p['max_abs_prob_err']:.1e}",
-            f"{p['mask_flip_share']:.3%}",
-            f"{p['iou_gt']:.4f}" if "iou_gt" in p else "-",
-            f"{p['iou_gt'] - p['iou_gt_fp32']:+.4f}" if "iou_gt_fp32" in p else "-",
-            "ok" if a.trt_check.get("ok") else "no",
-        )
+        table.add_row(a.key, "x".join(str(s) for s in a.input.shape), f"{a.gflops:.3f}",
+                      *_checks(a.parity, a.trt_check))
+    for chain in manifest.progressive:
+        gflops = 0.0
+        for step in chain.steps:
+            gflops += step.gflops or 0.0
+            table.add_row(f"{chain.key}@{step.level}", "x".join(str(s) for s in chain.input.shape), f"{gflops:.3f}",
+                          *_checks(step.parity, step.trt_check))
     return table

@@ -37,6 +37,10 @@ def predict_cmd(
     public_key: Annotated[Path | None, typer.Option(
         exists=True, dir_okay=False, help="Refuse the bundle unless its signature verifies with this public key (PEM).",
     )] = None,
+    deadline_ms: Annotated[float | None, typer.Option(
+        min=0, help="Per image: the deepest level of a progressive variant that fits (at least the first); "
+        "writes OUT/levels.csv.",
+    )] = None,
 ) -> None:
     """Write OUT/NAME.png for every image: 0/255 for a binary model, class indices (0..C-1) for a multi-class one.
 
@@ -46,7 +50,7 @@ def predict_cmd(
 
     from ..data.images import read_image, write_png, write_png_rows
     from ..errors import EdgesegError, EdgesegInputError
-    from ..files import shown
+    from ..files import shown, write_bytes
     from ..manifest import load
     from ..runtime import Segmenter
     from ..runtime.predict import (
@@ -60,6 +64,7 @@ def predict_cmd(
         overlay_bands,
     )
     from ..runtime.preprocess import mask_at_size
+    from ..runtime.progressive import LEVELS_FILE, level_counts, levels_csv
 
     try:
         check_threads(threads)
@@ -67,7 +72,9 @@ def predict_cmd(
         raise EdgesegError(f"--{exc}") from None
     files = collect_images(images)
     outputs = output_files(out, output_names(files), overlay)
-    check_no_overwrite(files, outputs)
+    levels_file = out / LEVELS_FILE
+    check_no_overwrite(files, [*outputs, [levels_file]] if deadline_ms is not None else outputs)
+    levels: list[tuple[str, str]] = []
     chosen = precision.value if precision else None
     with Segmenter.from_bundle(bundle, backend.value, variant, chosen, threads=threads,
                               public_key=public_key) as seg:
@@ -81,8 +88,13 @@ def predict_cmd(
             for path, (mask_file, *overlay_file) in zip(files, outputs):
                 try:
                     image = read_image(path)
-                    batch, (meta,) = seg.preprocess(image)  # seg.segment, without probabilities at the image size
-                    mask = mask_at_size(seg.infer(batch)[0], meta, seg.artifact.output_kind, seg.artifact.threshold)
+                    if deadline_ms is not None:
+                        mask, level = seg.segment(image, deadline_ms=deadline_ms)
+                        levels.append((path.name, level))
+                    else:
+                        batch, (meta,) = seg.preprocess(image)  # seg.segment, without probabilities at image size
+                        mask = mask_at_size(seg.infer(batch)[0], meta, seg.artifact.output_kind,
+                                            seg.artifact.threshold)
                 except EdgesegInputError as exc:
                     failed.append(path)
                     progress.console.print(f"skipped {shown(path)}: {exc}", style="yellow", markup=False,
@@ -93,6 +105,9 @@ def predict_cmd(
                         write_png_rows(overlay_file[0], *overlay_bands(image, mask, names))
                 progress.advance(task)
     typer.echo(f"wrote {len(files) - len(failed)} mask(s) to {shown(out)} ({seg.backend}, {seg.artifact.key})")
+    if deadline_ms is not None:
+        write_bytes(levels_file, levels_csv(levels).encode())
+        typer.echo(f"levels within {deadline_ms:g} ms: {level_counts(levels)} (per image in {shown(levels_file)})")
     if failed:
         raise EdgesegInputError(f"{len(failed)} of {len(files)} image(s) could not be segmented, "
                                 f"first: {shown(failed[0])}")

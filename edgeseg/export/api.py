@@ -19,7 +19,7 @@ import numpy as np
 from .. import manifest as mf
 from ..engines.targets import get_target
 from ..errors import EdgesegError, IntegrityError
-from . import bundle, fp16, int8, parity, passes, samples, trt_check
+from . import bundle, fp16, int8, parity, passes, progressive, samples, trt_check
 from .onnx_export import BATCH, MIN_OPSET, export_module
 
 DEFAULT_IMG_SIZE = 256
@@ -72,8 +72,9 @@ def export_bundle(
 
     sample_cache: dict[int, tuple[samples.Samples, samples.Samples]] = {}
     artifacts: list[tuple[mf.Artifact, Any]] = []
+    chains: list[tuple[mf.Progressive, list[Any]]] = []
     for variant in chosen:
-        size = model.input_size(variant, img_size)
+        size = model.input_size(variant, img_size) if variant in model.variants() else img_size
         if size < model.size_divisor or size % model.size_divisor:
             raise EdgesegError(
                 f"`img_size` {size} must be a multiple of {model.size_divisor} for {model.name or 'this model'}; "
@@ -82,6 +83,13 @@ def export_bundle(
         if size not in sample_cache:
             sample_cache[size] = _samples(calib_data, calib_images, parity_images, size, norm)
         calib, check = sample_cache[size]
+        if variant in model.progressive_variants():
+            chains += progressive.export_chain(
+                model, variant, size, norm.channels, precisions, calib, check,
+                feeds=lambda images: _feeds(images, batch, dynamic_batch is not None),
+                batch=batch, dynamic=dynamic_batch is not None, opset=opset, calib_method=calib_method,
+            )
+            continue
         with torch.no_grad():
             artifacts += _export_variant(
                 model, variant, size, norm, precisions, calib, check,
@@ -105,11 +113,18 @@ def export_bundle(
         for art, graph in artifacts:
             digest = bundle.write_model(stage.folder, art.file, graph, mf.stamp(model.name, art, source_info))
             final.append(replace(art, sha256=digest))
+        written = []
+        for chain, graphs in chains:
+            digests = [bundle.write_model(stage.folder, step.file, graph,
+                                          mf.step_stamp(model.name, chain, step, source_info))
+                       for step, graph in zip(chain.steps, graphs)]
+            written.append(progressive.with_digests(chain, digests))
         manifest = mf.Manifest(
             model={"name": model.name, "config": dict(model.config), "variants": model.variants(),
                    **_class_names(recipe, model.config.get("num_classes", 1))},
             normalization=norm,
             artifacts=tuple(final),
+            progressive=tuple(written),
             tools=_tools(),
             source=source_info,
             export=settings,
@@ -284,14 +299,18 @@ def _class_names(recipe: dict, classes: int) -> dict[str, list[str]]:
 
 
 def _variants(model, variants) -> list[str]:
+    """The chosen variants; "all" means every standalone one (progressive ones are named explicitly)."""
     valid = model.variants()
+    progressive = model.progressive_variants()
     if isinstance(variants, str):
         variants = valid if variants == "all" else [v.strip() for v in variants.split(",") if v.strip()]
     variants = list(dict.fromkeys(variants))
     if not variants:
-        raise EdgesegError(f"no variants given; valid: all, {', '.join(valid)}")
+        raise EdgesegError(f"no variants given; valid: all, {', '.join(valid + progressive)}")
     for v in variants:
-        model.check_variant(v)
+        if v not in progressive and v not in valid:
+            name = model.name or type(model).__name__
+            raise EdgesegError(f"{name} has no variant {v!r}; valid: {', '.join(valid + progressive)}")
     return variants
 
 

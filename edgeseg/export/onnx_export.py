@@ -22,19 +22,25 @@ BATCH = "batch"
 MIN_OPSET = 18  # the dynamo exporter's own floor; lower opsets go through ONNX's version converter
 
 
-def export_module(module, example, *, opset: int = MIN_OPSET, dynamic_batch: bool = False):
-    """Trace `module(example)` to ONNX: input `input`, output `output`, optional dynamic axis `batch`."""
+def export_module(module, example, *, opset: int = MIN_OPSET, dynamic_batch: bool = False,
+                  inputs: tuple[str, ...] = (INPUT,), outputs: tuple[str, ...] = (OUTPUT,)):
+    """Trace `module(example)` to ONNX: input `input`, output `output`, optional dynamic axis `batch`.
+
+    A module of several inputs takes a tuple `example` and names them (and its outputs) by `inputs`
+    and `outputs`; the batch axis is then shared by all of them."""
     import torch
 
     module = module.eval()
-    dynamic_shapes = ({0: torch.export.Dim(BATCH, min=1, max=4096)},) if dynamic_batch else None
+    examples = example if isinstance(example, tuple) else (example,)
+    axis = torch.export.Dim(BATCH, min=1, max=4096)
+    dynamic_shapes = _batch_axes(module, len(examples), axis) if dynamic_batch else None
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(
             module,
-            (example,),
+            examples,
             dynamo=True,
-            input_names=[INPUT],
-            output_names=[OUTPUT],
+            input_names=list(inputs),
+            output_names=list(outputs),
             opset_version=max(opset, MIN_OPSET),
             dynamic_shapes=dynamic_shapes,
             verbose=False,
@@ -46,6 +52,21 @@ def export_module(module, example, *, opset: int = MIN_OPSET, dynamic_batch: boo
 
         model = onnx.version_converter.convert_version(model, opset)
     return model
+
+
+def _batch_axes(module, count: int, axis) -> tuple:
+    """`dynamic_shapes` giving each of `count` positional inputs `axis` as dim 0, shaped like the
+    signature of `module.forward` (a `*args` parameter takes a tuple of the inputs left)."""
+    import inspect
+
+    shapes: list = []
+    for parameter in inspect.signature(module.forward).parameters.values():
+        left = count - sum(len(s) if isinstance(s, tuple) else 1 for s in shapes)
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            shapes.append(tuple({0: axis} for _ in range(left)))
+        elif left > 0:
+            shapes.append({0: axis})
+    return tuple(shapes)
 
 
 @contextlib.contextmanager

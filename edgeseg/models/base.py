@@ -23,6 +23,22 @@ from ..typecheck import PositiveFloat, PositiveInt
 
 
 @dataclass(frozen=True)
+class DeployStep:
+    """One step of a progressive deploy variant: a plain module whose `forward(*inputs)` returns a tuple
+    in the order of `outputs`; `inputs` name the image (`input`) or outputs of earlier steps."""
+
+    level: str  # the level its prediction is: "L2", "stage1", "fused"
+    module: nn.Module
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]  # the prediction first, then the maps later steps read
+    reference: str | None = None  # the standalone variant computing the same prediction, if any
+
+    @property
+    def prediction(self) -> str:
+        return self.outputs[0]
+
+
+@dataclass(frozen=True)
 class SegOptions:
     """What every family is built from; a family's options extend it."""
 
@@ -64,6 +80,14 @@ class SegModel(nn.Module):
         return self.variants()[-1]
 
     def deploy(self, variant: str) -> nn.Module:
+        raise NotImplementedError
+
+    def progressive_variants(self) -> list[str]:
+        """Variants deployed as a chain of steps, each refining the last one's prediction (none by default)."""
+        return []
+
+    def deploy_steps(self, variant: str) -> list[DeployStep]:
+        """The steps of a progressive variant, first to last (modules in eval mode, sharing no state)."""
         raise NotImplementedError
 
     def output_kind(self, variant: str) -> str:

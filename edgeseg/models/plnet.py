@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from ..errors import EdgesegError
-from .base import SegModel, WidthOptions, check_input_size
+from .base import DeployStep, SegModel, WidthOptions, check_input_size
 from .layers import VGGBlock, up, widths
 from .registry import register
 
@@ -125,7 +125,28 @@ class PLNet(SegModel):
 
     def deploy(self, variant: str) -> nn.Module:
         self.check_variant(variant)
-        module = PLNetDeploy(**self.config, fused=variant == "fused")
+        return self._deployed(PLNetDeploy(**self.config, fused=variant == "fused"))
+
+    def progressive_variants(self) -> list[str]:
+        return ["progressive", "progressive-final"]  # stage 1, then stage 2 fused (the default) or final
+
+    def deploy_steps(self, variant: str) -> list[DeployStep]:
+        """Step 1: stage 1 and its head; step 2: stage 2 and the `fused` (or `final`) prediction."""
+        if variant not in self.progressive_variants():
+            raise EdgesegError(f"plnet has no progressive variant {variant!r}; valid: "
+                               f"{', '.join(self.progressive_variants())}")
+        final = variant.endswith("-final")
+        level = "final" if final else "fused"
+        first = self._deployed(PLNetStage1(**self.config))
+        second = self._deployed(PLNetStage2(**self.config, fused=not final))
+        maps = tuple(f"d{i}" for i in range(first.levels))
+        fused_in = () if final else ("output_stage1",)
+        return [
+            DeployStep("stage1", first, ("input",), ("output_stage1", *maps)),
+            DeployStep(level, second, ("input", *maps, *fused_in), (f"output_{level}",), reference=level),
+        ]
+
+    def _deployed(self, module: nn.Module) -> nn.Module:
         source = self.state_dict()
         module.load_state_dict({name: source[name] for name in module.state_dict()})
         return module.eval()
@@ -150,3 +171,34 @@ class PLNetDeploy(nn.Module):
             logits = logits + self.head1(features[0])
         return logits
 
+
+
+class PLNetStage1(nn.Module):
+    """Progressive step 1: stage 1 -> (stage-1 logits, its decoder features d[0..2]), finest first."""
+
+    def __init__(self, num_classes: int, in_channels: int, width_mult: float):
+        super().__init__()
+        self.stage1, _, head_channels = _stages(in_channels, width_mult)
+        self.head1 = nn.Conv2d(head_channels, num_classes, 1)
+        self.levels = 3
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features = self.stage1(x)
+        return (self.head1(features[0]), *features)
+
+
+class PLNetStage2(nn.Module):
+    """Progressive step 2: (image, d[0..2] of stage 1[, stage-1 logits when fused]) -> the final or fused logits."""
+
+    def __init__(self, num_classes: int, in_channels: int, width_mult: float, fused: bool):
+        super().__init__()
+        _, self.stage2, head_channels = _stages(in_channels, width_mult)
+        self.head2 = nn.Conv2d(head_channels, num_classes, 1)
+        self.fused = fused
+
+    def forward(self, x: torch.Tensor, *maps: torch.Tensor) -> tuple[torch.Tensor]:
+        features = list(maps[:3])
+        logits = self.head2(self.stage2(x, side=features)[0])
+        if self.fused:
+            logits = logits + maps[3]
+        return (logits,)

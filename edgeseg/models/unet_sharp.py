@@ -41,7 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SegModel, WidthOptions, check_input_size
+from ..errors import EdgesegError
+from .base import DeployStep, SegModel, WidthOptions, check_input_size
 from .layers import VGGBlock, up, widths
 from .registry import register
 
@@ -52,6 +53,15 @@ HIER_NODES = ((4, 0), (3, 1), (2, 2), (1, 3))
 def grid(level: int) -> list[tuple[int, int]]:
     """Nodes (i, j) with i + j <= level, column by column: every node comes after its inputs."""
     return [(i, j) for j in range(level + 1) for i in range(level + 1 - j)]
+
+
+def carried(level: int) -> list[tuple[int, int]]:
+    """The nodes that the steps after `level` read: every node of rows 0..3 with i + j <= level."""
+    return [(i, j) for i, j in grid(level) if i < 4] if level < LEVELS[-1] else []
+
+
+def map_name(node: tuple[int, int]) -> str:
+    return f"x{node[0]}{node[1]}"
 
 
 def node_channels(in_channels: int, w: list[int], i: int, j: int) -> int:
@@ -74,14 +84,18 @@ class NodeGrid(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[tuple[int, int], torch.Tensor]:
         X: dict[tuple[int, int], torch.Tensor] = {}
         for i, j in grid(self.level):
-            block = self.nodes[f"x{i}{j}"]
-            if j == 0:
-                X[i, j] = block(x if i == 0 else self.pool(X[i - 1, 0]))
-                continue
-            same_row = [X[i, c] for c in range(j)]
-            deeper = [up(X[i + m, j - m], 2**m) for m in range(1, j + 1)]
-            X[i, j] = block(torch.cat(same_row + deeper, dim=1))
+            X[i, j] = self.nodes[f"x{i}{j}"](node_input(X, i, j, x, self.pool))
         return X
+
+
+def node_input(X: dict[tuple[int, int], torch.Tensor], i: int, j: int, x: torch.Tensor | None,
+               pool: nn.Module) -> torch.Tensor:
+    """What block X[i][j] reads: the image, the pooled node above, or the concatenated skips."""
+    if j == 0:
+        return x if i == 0 else pool(X[i - 1, 0])
+    same_row = [X[i, c] for c in range(j)]
+    deeper = [up(X[i + m, j - m], 2**m) for m in range(1, j + 1)]
+    return torch.cat(same_row + deeper, dim=1)
 
 
 class AvgMaxPool(nn.Module):
@@ -149,10 +163,27 @@ class UNetSharp(SegModel):
 
     def deploy(self, variant: str) -> nn.Module:
         self.check_variant(variant)
-        level = int(variant[1:])
-        module = UNetSharpLevel(**self.config, level=level)
+        return self._deployed(UNetSharpLevel(**self.config, level=int(variant[1:])))
+
+    def progressive_variants(self) -> list[str]:
+        return ["progressive"]
+
+    def deploy_steps(self, variant: str) -> list[DeployStep]:
+        """Step k computes the nodes with i + j == k (step 1: i + j <= 1) and the Lk head: L1, then L2, ..."""
+        if variant not in self.progressive_variants():
+            raise EdgesegError(f"unet_sharp has no progressive variant {variant!r}; valid: progressive")
+        steps = []
+        for level in LEVELS:
+            module = self._deployed(UNetSharpStep(**self.config, level=level))
+            inputs = tuple(map_name(n) for n in module.known) or ("input",)
+            outputs = (f"output_L{level}", *(map_name(n) for n in module.passed))
+            steps.append(DeployStep(f"L{level}", module, inputs, outputs, reference=f"L{level}"))
+        return steps
+
+    def _deployed(self, module: nn.Module) -> nn.Module:
+        """`module` with this model's weights: its nodes by name, `head`/`gate` from the level's branch."""
         source = self.state_dict()
-        renamed = {"head": f"prune.{level - 1}", "gate": f"cls.{level - 1}"}
+        renamed = {"head": f"prune.{module.level - 1}", "gate": f"cls.{module.level - 1}"}
         state = {}
         for name in module.state_dict():
             prefix, rest = name.split(".", 1)
@@ -182,3 +213,34 @@ class UNetSharpLevel(nn.Module):
             return logits
         return gated_probabilities(logits, self.gate(feature))
 
+
+
+class UNetSharpStep(nn.Module):
+    """Progressive step k: reads the image (k = 1) or the carried nodes `carried(k - 1)` in that order,
+    computes the nodes with i + j == k (k = 1: i + j <= 1) and returns (Lk prediction, *new carried nodes).
+    The arithmetic is the standalone Lk's, split: the prediction equals `UNetSharpLevel(k)`'s."""
+
+    def __init__(self, num_classes: int, in_channels: int, width_mult: float, cgm: bool, level: int):
+        super().__init__()
+        w = widths(width_mult)
+        self.level = level
+        self.known = [] if level == 1 else carried(level - 1)
+        self.new = [n for n in grid(level) if n not in self.known]
+        self.passed = [n for n in carried(level) if n in self.new]
+        self.pool = nn.MaxPool2d(2)
+        self.body = nn.Module()
+        self.body.nodes = nn.ModuleDict(
+            {map_name(n): VGGBlock(node_channels(in_channels, w, *n), w[n[0]]) for n in self.new}
+        )
+        self.head = nn.Conv2d(w[0], num_classes, 1)
+        self.gate = Classifier(w[0], deep=False) if cgm else None
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = inputs[0] if self.level == 1 else None
+        X = {} if self.level == 1 else dict(zip(self.known, inputs))
+        for i, j in self.new:
+            X[i, j] = self.body.nodes[map_name((i, j))](node_input(X, i, j, x, self.pool))
+        feature = X[0, self.level]
+        logits = self.head(feature)
+        prediction = logits if self.gate is None else gated_probabilities(logits, self.gate(feature))
+        return (prediction, *(X[n] for n in self.passed))

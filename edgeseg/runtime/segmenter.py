@@ -7,11 +7,23 @@
 The benchmark times the three public steps separately: `preprocess(images) -> (batch, metas)`,
 `runner.infer({"input": batch})`, `postprocess(outputs, metas)`. A Segmenter holds no per-call state,
 so one instance can serve many threads (the ONNX Runtime session is thread-safe; TrtRunner locks).
+
+A progressive variant (`variant="progressive"`) refines its mask step by step:
+
+        for level, mask in seg.refine("scan.png"):  # ("L1", mask), ("L2", mask), ...
+            show(mask)
+        mask, level = seg.segment("scan.png", deadline_ms=20)  # the deepest level that fits 20 ms
+
+With a deadline, each next step starts only if its predicted time (from the steps measured so far, the
+step times shared by all calls of this Segmenter) ends within the deadline, counted from the call;
+the first level is always returned. A single-graph bundle has one level, its variant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +34,7 @@ from ..normalization import Normalization
 from . import preprocess as pre
 from .backends import RUNTIME, Backend, candidates, matching_engine, parse_backend
 from .base import Runner
+from .progressive import Chain, OrtChain, StepTimes, run_until
 
 
 class Segmenter:
@@ -33,6 +46,7 @@ class Segmenter:
         *,
         fit: str = "resize",
         skipped: Sequence[str] = (),
+        clock: Callable[[], float] = time.perf_counter,
     ):
         if fit not in pre.FITS:
             raise EdgesegError(f"fit must be one of {pre.FITS}, got {fit!r}")
@@ -54,6 +68,9 @@ class Segmenter:
         self.input_name = artifact.input.name
         self.output_name = artifact.output.name
         self.skipped = tuple(skipped)  # backends tried before this one and why they were passed over
+        self.clock = clock  # seconds; what deadlines are measured with
+        self.levels = runner.levels if isinstance(runner, Chain) else (artifact.variant,)
+        self.step_times = StepTimes(runner.costs if isinstance(runner, Chain) else [None])
 
     @property
     def backend(self) -> str:
@@ -73,14 +90,19 @@ class Segmenter:
         public_key: str | Path | None = None,
     ) -> Segmenter:
         """Verify the bundle (its signature with `public_key`, its manifest's digest and schema, every
-        file's sha256 and graph), pick the artifact and the best backend that starts here."""
+        file's sha256 and graph), pick the artifact (or progressive chain) and the best backend that
+        starts here."""
         bundle = Path(path)
         if public_key is not None:
             from ..signing import verify
 
             verify(bundle, public_key)
         manifest = mf.load(bundle)
-        artifact = manifest.artifact(variant, precision)
+        progressive = {c.variant for c in manifest.progressive}
+        if variant in progressive or (variant is None and not manifest.artifacts):
+            artifact = manifest.chain(variant, precision)
+        else:
+            artifact = manifest.artifact(variant, precision)
         skipped = []
         for name in candidates(backend):
             try:
@@ -113,15 +135,45 @@ class Segmenter:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Run a preprocessed batch of any size through the runner in chunks it accepts."""
+        return np.concatenate([self.runner.infer({self.input_name: chunk})[self.output_name][:n]
+                               for chunk, n in self._chunks(batch)])
+
+    def _chunks(self, batch: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """(chunk, images in it): chunks the runner accepts, a static batch padded with zeros."""
         step = self.batch or self.runner.max_batch or len(batch)
-        outputs = []
+        chunks = []
         for start in range(0, len(batch), step):
             chunk = batch[start : start + step]
             n = len(chunk)
             if self.batch is not None and n < self.batch:
                 chunk = np.concatenate([chunk, np.zeros((self.batch - n, *chunk.shape[1:]), chunk.dtype)])
-            outputs.append(self.runner.infer({self.input_name: chunk})[self.output_name][:n])
-        return np.concatenate(outputs)
+            chunks.append((chunk, n))
+        return chunks
+
+    def _levels(self, batch: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+        """(level, output) per step of a progressive chain, a step run per item; once for one graph."""
+        if not isinstance(self.runner, Chain):
+            yield self.artifact.variant, self.infer(batch)
+            return
+        chunks = self._chunks(batch)
+        if len(chunks) > 1:
+            raise EdgesegInputError(f"a progressive {self.backend} chain refines at most {len(chunks[0][0])} "
+                                    f"image(s) per call, got {len(batch)}")
+        (chunk, n), = chunks
+        run = self.runner.steps({self.input_name: chunk})
+        try:
+            for level, prediction in zip(self.levels, run):
+                yield level, prediction[:n]
+        finally:
+            run.close()
+
+    def refine(self, images, probabilities: bool = False):
+        """Yield (level, masks) after each step of a progressive chain (once for a single-graph bundle);
+        masks as `segment` returns them. Stopping early skips the remaining steps."""
+        single = _is_single(images)
+        batch, metas = self.preprocess(images)
+        for level, output in self._levels(batch):
+            yield level, _unwrap(self.postprocess(output, metas, probabilities), single, probabilities)
 
     def postprocess(self, outputs, metas: Sequence[pre.Meta], probabilities: bool = False):
         """(N, C, H, W) network output (or the runner's output dict) -> masks at each image's size."""
@@ -135,17 +187,25 @@ class Segmenter:
                 probs.append(p[0] if p.shape[0] == 1 else p)
         return (masks, probs) if probabilities else masks
 
-    def segment(self, images, probabilities: bool = False):
+    def segment(self, images, probabilities: bool = False, *, deadline_ms: float | None = None):
         """Masks (HxW uint8: 0/1, or class indices 0..C-1) for one image or a sequence; with `probabilities`, also
-        the probability maps at the image's size (HxW for one channel; CxHxW, a softmax over the C classes)."""
+        the probability maps at the image's size (HxW for one channel; CxHxW, a softmax over the C classes).
+
+        With `deadline_ms`, returns (that result, level): the deepest level whose steps are predicted to
+        end within `deadline_ms` of the call (never less than the first level)."""
+        start = self.clock()
         single = _is_single(images)
+        if deadline_ms is not None and not (isinstance(deadline_ms, (int, float)) and deadline_ms >= 0):
+            raise EdgesegError(f"deadline_ms must be a number >= 0 (math.inf for none), got {deadline_ms!r}")
         if not single and len(_as_list(images)) == 0:
-            return ([], []) if probabilities else []
+            empty = ([], []) if probabilities else []
+            return empty if deadline_ms is None else (empty, None)
         batch, metas = self.preprocess(images)
-        result = self.postprocess(self.infer(batch), metas, probabilities)
-        if single:
-            return (result[0][0], result[1][0]) if probabilities else result[0]
-        return result
+        if deadline_ms is None:
+            return _unwrap(self.postprocess(self.infer(batch), metas, probabilities), single, probabilities)
+        deadline = start + deadline_ms / 1000 if math.isfinite(deadline_ms) else math.inf
+        _, (level, output) = run_until(self._levels(batch), self.step_times, deadline, self.clock)
+        return _unwrap(self.postprocess(output, metas, probabilities), single, probabilities), level
 
 
 def open_runner(
@@ -153,6 +213,8 @@ def open_runner(
 ) -> Runner:
     """Start one backend's runner for `artifact`, or raise EdgesegError saying why it cannot start."""
     backend = parse_backend(name, RUNTIME)
+    if isinstance(artifact, mf.Progressive):
+        return open_chain(backend, bundle, manifest, artifact, threads=threads, cache_dir=cache_dir)
     if backend is Backend.TENSORRT:
         from .trt import TrtRunner
         from .trt_info import current_device, trt_version
@@ -170,6 +232,33 @@ def open_runner(
     cache = cache_dir if cache_dir is not None else bundle / "ort-trt-cache"
     return OrtRunner(bundle / artifact.file, backend.value, precision=artifact.precision, threads=threads,
                      cache_dir=cache if backend is Backend.ORT_TENSORRT else None)
+
+
+def open_chain(backend: Backend, bundle: Path, manifest: mf.Manifest, chain: mf.Progressive, *, threads: int = 0,
+               cache_dir=None) -> Chain:
+    """Start one backend's runner for a progressive chain: TensorRT needs an engine for every step."""
+    if backend is Backend.TENSORRT:
+        from .trt import TrtChain
+        from .trt_info import current_device, trt_version
+
+        device = current_device()
+        engines = [matching_engine(manifest, step, device.compute_capability, trt_version()) for step in chain.steps]
+        missing = [step.file for step, engine in zip(chain.steps, engines) if engine is None]
+        if missing:
+            raise EdgesegError(
+                f"no engine for {', '.join(missing)} on compute capability {device.compute_capability} with "
+                f"TensorRT {trt_version()} in the bundle; run `edgeseg build {bundle}` first"
+            )
+        return TrtChain([bundle / engine.file for engine in engines], chain)
+    cache = cache_dir if cache_dir is not None else bundle / "ort-trt-cache"
+    return OrtChain(bundle, chain, backend.value, threads=threads,
+                    cache_dir=cache if backend is Backend.ORT_TENSORRT else None)
+
+
+def _unwrap(result, single: bool, probabilities: bool):
+    if not single:
+        return result
+    return (result[0][0], result[1][0]) if probabilities else result[0]
 
 
 def _check_runner(runner: Runner, artifact: mf.Artifact) -> None:

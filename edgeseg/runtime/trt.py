@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import EdgesegError, EdgesegInputError, require
 from .backends import Backend
 from .base import Runner, TensorInfo
+from .progressive import Chain, buffer_plan, engine_mismatch
 from .trt_info import cuda_errors
 
 
@@ -201,4 +202,101 @@ class TrtRunner(Runner):
                 allocation.free()
             self._device, self._host = {}, {}
             self._context = self._engine = self._runtime = self._stream = self._events = None
+        self._ctx.release()
+
+
+class TrtChain(Chain):
+    """A progressive chain on TensorRT: one engine and execution context per step, one stream, and one
+    device buffer per tensor bound (`set_tensor_address`) to every context that reads or writes it, so
+    the maps a step passes on never leave the GPU. Only the image goes in and each prediction comes out
+    (page-locked host buffers). A lock, held while a `steps` generator runs, makes one chain safe to
+    share between threads: a second caller waits until the first generator finishes or is closed."""
+
+    name = "tensorrt"
+
+    def __init__(self, engines: list[str | Path], chain, *, device: int = 0):
+        trt = require("tensorrt", "trt")
+        cuda = require("pycuda.driver", "trt")
+        self._cuda = cuda
+        self.spec = chain
+        self.describe(chain)
+        with cuda_errors("the tensorrt backend cannot start on this GPU"):
+            cuda.init()
+            if cuda.Device.count() <= device:
+                raise EdgesegError(f"no CUDA device {device}; the tensorrt backend needs an NVIDIA GPU")
+            self._ctx = PrimaryContext(cuda.Device(device))
+            try:
+                with self._ctx.current():
+                    self._start(trt, cuda, [Path(e) for e in engines])
+            except BaseException:
+                self._ctx.release()
+                raise
+        self._lock = threading.Lock()
+
+    def _start(self, trt, cuda, paths: list[Path]) -> None:
+        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._engines, self._contexts = [], []
+        for path, step in zip(paths, self.spec.steps, strict=True):
+            engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
+            if engine is None:
+                raise EdgesegError(f"{path.name}: TensorRT cannot load this engine (built for another GPU or "
+                                   "TensorRT version?); rebuild it with `edgeseg build`")
+            tensors = {}
+            for i in range(engine.num_io_tensors):
+                name = engine.get_tensor_name(i)
+                is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+                tensors[name] = (is_input, np.dtype(trt.nptype(engine.get_tensor_dtype(name))).name)
+            why = engine_mismatch(step, tensors)
+            if why:
+                raise EdgesegError(f"{path.name}: {why}; rebuild it with `edgeseg build`")
+            self._engines.append(engine)
+            self._contexts.append(engine.create_execution_context())
+        lo, _opt, hi = self._engines[0].get_tensor_profile_shape(self.spec.input.name, 0)
+        self._min_batch, self.max_batch = int(lo[0]), int(hi[0])
+        self._stream = cuda.Stream()
+        self._device, self._host = {}, {}
+        for buffer in buffer_plan(self.spec, self.max_batch):
+            self._device[buffer.name] = cuda.mem_alloc(buffer.nbytes)
+            if buffer.host:
+                self._host[buffer.name] = cuda.pagelocked_empty(volume(buffer.shape), np.dtype(buffer.dtype))
+        for context, step in zip(self._contexts, self.spec.steps):
+            for spec in (*step.inputs, *step.outputs):
+                context.set_tensor_address(spec.name, int(self._device[spec.name]))
+
+    def validate(self, feed) -> None:
+        super().validate(feed)
+        batch = feed[self.spec.input.name].shape[0]
+        if batch < self._min_batch:
+            raise EdgesegInputError(f"batch {batch} is below the engine's minimum {self._min_batch}")
+
+    def run_steps(self, feed: dict[str, np.ndarray]):
+        cuda = self._cuda
+        image = feed[self.spec.input.name]
+        batch = image.shape[0]
+        with self._lock:
+            with self._ctx.current():
+                host = self._host[self.spec.input.name][: image.size].reshape(image.shape)
+                np.copyto(host, image)
+                cuda.memcpy_htod_async(self._device[self.spec.input.name], host, self._stream)
+            for step, context in zip(self.spec.steps, self._contexts):
+                with self._ctx.current():
+                    for spec in step.inputs:
+                        set_input_shape(context, spec.name, (batch, *spec.shape[1:]))
+                    if not context.execute_async_v3(self._stream.handle):
+                        raise EdgesegError(f"TensorRT execution of step {step.level} failed (see the TensorRT log)")
+                    shape = tuple(context.get_tensor_shape(step.prediction))
+                    view = self._host[step.prediction][: volume(shape)].reshape(shape)
+                    cuda.memcpy_dtoh_async(view, self._device[step.prediction], self._stream)
+                    self._stream.synchronize()
+                    prediction = view.copy()
+                yield prediction
+
+    def close(self) -> None:
+        if getattr(self, "_engines", None) is None:
+            return
+        with self._ctx.current():
+            for allocation in self._device.values():
+                allocation.free()
+            self._device, self._host = {}, {}
+            self._contexts = self._engines = self._runtime = self._stream = None
         self._ctx.release()
