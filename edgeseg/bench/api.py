@@ -100,6 +100,7 @@ def run(
         timing=TimingPlan(warmup=warmup, iters=iters, duration=duration),
         threads=threads,
     )
+    budgets = progressive.budgets(deadlines)
     export = None
     if any(b is not Backend.TORCH for b in plan.backends):
         export = Export(out, plan.variants, plan.precisions, max(plan.batches), calib_data or data, calib_images)
@@ -112,7 +113,7 @@ def run(
             raise EdgesegError(f"`{gate}` needs ground-truth masks, and `data` {data} has none")
 
     rows, warnings = run_sweep(targets, plan, images, log=say)
-    level_rows, sweeps = progressive.progressive_rows(targets, plan, images, progressive.budgets(deadlines), log=say)
+    level_rows, sweeps = progressive.progressive_rows(targets, plan, images, budgets, log=say)
     rows += level_rows
     settings = {
         "target": str(target),

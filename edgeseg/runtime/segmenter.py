@@ -247,7 +247,8 @@ def open_chain(backend: Backend, bundle: Path, manifest: mf.Manifest, chain: mf.
         if missing:
             raise EdgesegError(
                 f"no engine for {', '.join(missing)} on compute capability {device.compute_capability} with "
-                f"TensorRT {trt_version()} in the bundle; run `edgeseg build {bundle}` first"
+                f"TensorRT {trt_version()} in the bundle (`edgeseg build` does not build progressive steps yet); "
+                "run the progressive variant with --backend ort-tensorrt or ort-cuda"
             )
         return TrtChain([bundle / engine.file for engine in engines], chain)
     cache = cache_dir if cache_dir is not None else bundle / "ort-trt-cache"

@@ -104,3 +104,15 @@ def test_bench_cli_times_each_level_and_sweeps_deadlines(bundle, tmp_path):
     assert "| 0.001 | 100% | 0% | 0% | 0% |" in sweep and "| 1e+06 | 0% | 0% | 0% | 100% |" in sweep
     bad = invoke("bench", bundle, "--backends", "ort-cpu", "--out", tmp_path / "bad", "--deadlines", "fast")
     assert bad.exit_code != 0 and bad.says("--deadlines takes comma-separated numbers")
+
+
+def test_bad_deadlines_fail_before_anything_is_exported(tmp_path):
+    from edgeseg import bench
+
+    from .bundles import tiny_checkpoint
+
+    tiny_checkpoint(tmp_path / "best")
+    out = tmp_path / "bench"
+    with pytest.raises(EdgesegError, match="`deadlines` must be milliseconds > 0, got -1"):
+        bench.run(tmp_path / "best", out=out, data="synthetic:nuclei?n=4&size=32", variants=["L1"], deadlines=[-1])
+    assert not out.exists() or not any(out.iterdir())
