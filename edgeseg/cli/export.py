@@ -108,12 +108,14 @@ def next_commands(out: Path, target: str, data: str | None) -> list[str]:
 
 
 def _checks(p: dict, trt: dict) -> tuple[str, ...]:
-    """The parity and TensorRT columns of one artifact or progressive step."""
+    """The parity and TensorRT columns of one artifact or progressive step (IoU: the foreground's, or for
+    several classes the mean over classes 1..C-1)."""
+    iou = "mean_iou_gt" if "mean_iou_gt" in p else "iou_gt"
     return (
         f"{p['max_abs_prob_err']:.1e}",
         f"{p['mask_flip_share']:.3%}",
-        f"{p['iou_gt']:.4f}" if "iou_gt" in p else "-",
-        f"{p['iou_gt'] - p['iou_gt_fp32']:+.4f}" if "iou_gt_fp32" in p else "-",
+        f"{p[iou]:.4f}" if iou in p else "-",
+        f"{p[iou] - p[iou + '_fp32']:+.4f}" if iou + "_fp32" in p else "-",
         "ok" if trt.get("ok") else "no",
     )
 
@@ -122,6 +124,9 @@ def _table(manifest, out: Path):
     from rich.table import Table
 
     table = Table(title=f"{manifest.model['name']} -> {out}")
+    parities = [a.parity for a in manifest.artifacts] + [s.parity for c in manifest.progressive for s in c.steps]
+    if any("mean_iou_gt" in p for p in parities):
+        table.caption = "IoU GT: mean over classes 1..C-1; per class in manifest.json's parity"
     for col in ("artifact", "input", "GFLOPs", "max|dp|", "flips", "IoU GT", "dIoU", "TRT10"):
         table.add_column(col, justify="left" if col == "artifact" else "right", no_wrap=True)
     for a in manifest.artifacts:

@@ -88,3 +88,19 @@ def test_four_class_pgunet_export_writes_per_class_parity(tmp_path):
         assert sum(p["class_flip_share"].values()) == pytest.approx(2 * p["mask_flip_share"])
     fp32 = manifest.artifact(None, "fp32").parity
     assert fp32["mean_dice_gt_drop"] == pytest.approx(0.0, abs=1e-3)  # fp32 ORT flips at most 0.01 % of pixels
+
+
+def test_export_table_shows_the_foreground_class_mean(tmp_path):
+    import json
+
+    from bench.bundles import tiny_checkpoint
+    from clirun import invoke
+
+    tiny_checkpoint(tmp_path / "best", classes=4)
+    data = write_class_data(tmp_path / "data")
+    r = invoke("export", tmp_path / "best", "--out", tmp_path / "bundle", "--variants", "L1", "--img-size", "32",
+               "--calib-data", data, "--parity-images", "3")
+    assert r.exit_code == 0, r.output
+    p = json.loads((tmp_path / "bundle" / "manifest.json").read_text())["artifacts"][0]["parity"]
+    assert p["mean_iou_gt"] != p["iou_gt"]  # the table must show the one it names
+    assert r.says(f"{p['mean_iou_gt']:.4f}") and r.says("IoU GT: mean over classes 1..C-1")
