@@ -38,15 +38,6 @@ def step_file(variant: str, level: str, precision: str) -> str:
     return f"{variant}.{level}.{precision}.onnx"
 
 
-def deploy_steps(model, variant: str):
-    """The model's steps for `variant`, or an error listing its progressive variants."""
-    valid = model.progressive_variants()
-    if variant not in valid:
-        name = model.name or type(model).__name__
-        raise EdgesegError(f"{name} has no progressive variant {variant!r}; valid: {', '.join(valid) or 'none'}")
-    return model.deploy_steps(variant)
-
-
 def eager_chain(steps, images: np.ndarray, batch: int = 8) -> list[np.ndarray]:
     """Each step's prediction over `images`, from the eager step modules (float32, NCHW)."""
     import torch
@@ -104,7 +95,7 @@ def export_chain(
 
     from ..models.flops import count_flops
 
-    steps = deploy_steps(model, variant)
+    steps = model.deploy_steps(variant)
     lead = 1 if dynamic else batch
     pool = {mf.IMAGE: torch.zeros(lead, channels, size, size)}
     fp32, stats = [], []

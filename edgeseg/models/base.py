@@ -87,8 +87,11 @@ class SegModel(nn.Module):
         return []
 
     def deploy_steps(self, variant: str) -> list[DeployStep]:
-        """The steps of a progressive variant, first to last (modules in eval mode, sharing no state)."""
-        raise NotImplementedError
+        """The steps of a progressive variant, first to last (modules in eval mode, sharing no state).
+
+        Families with progressive variants override it; here there are none, so every name is refused."""
+        self.check_progressive_variant(variant)
+        return []
 
     def output_kind(self, variant: str) -> str:
         """What the deploy module returns: "logits" (default) or "probabilities"."""
@@ -113,6 +116,12 @@ class SegModel(nn.Module):
         if variant not in self.variants():
             name = self.name or type(self).__name__
             raise EdgesegError(f"{name} has no variant {variant!r}; valid: {', '.join(self.variants())}")
+
+    def check_progressive_variant(self, variant: str) -> None:
+        if variant not in self.progressive_variants():
+            name = self.name or type(self).__name__
+            valid = ", ".join(self.progressive_variants()) or "none"
+            raise EdgesegError(f"{name} has no progressive variant {variant!r}; valid: {valid}")
 
     def check_input(self, x: torch.Tensor) -> None:
         """Eager-mode input check (skipped while tracing for export)."""

@@ -132,9 +132,7 @@ class PLNet(SegModel):
 
     def deploy_steps(self, variant: str) -> list[DeployStep]:
         """Step 1: stage 1 and its head; step 2: stage 2 and the `fused` (or `final`) prediction."""
-        if variant not in self.progressive_variants():
-            raise EdgesegError(f"plnet has no progressive variant {variant!r}; valid: "
-                               f"{', '.join(self.progressive_variants())}")
+        self.check_progressive_variant(variant)
         final = variant.endswith("-final")
         level = "final" if final else "fused"
         first = self._deployed(PLNetStage1(**self.config))

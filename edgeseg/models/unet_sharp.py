@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import EdgesegError
 from .base import DeployStep, SegModel, WidthOptions, check_input_size
 from .layers import VGGBlock, up, widths
 from .registry import register
@@ -170,8 +169,7 @@ class UNetSharp(SegModel):
 
     def deploy_steps(self, variant: str) -> list[DeployStep]:
         """Step k computes the nodes with i + j == k (step 1: i + j <= 1) and the Lk head: L1, then L2, ..."""
-        if variant not in self.progressive_variants():
-            raise EdgesegError(f"unet_sharp has no progressive variant {variant!r}; valid: progressive")
+        self.check_progressive_variant(variant)
         steps = []
         for level in LEVELS:
             module = self._deployed(UNetSharpStep(**self.config, level=level))
