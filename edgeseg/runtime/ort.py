@@ -67,6 +67,31 @@ def providers_for(
     return ["CPUExecutionProvider"]
 
 
+def start_session(source: str | bytes, name: str, backend: str | Backend, providers: list, *, threads: int = 0,
+                  config: dict[str, str] | None = None):
+    """An InferenceSession of `source` (a path or the model's bytes; `name` names it in errors) that runs on
+    `backend`'s provider, or one EdgesegError / BackendUnavailable line. `config`: session config entries."""
+    ort = require("onnxruntime", "ort")
+    backend = _ort_backend(backend)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    for key, value in (config or {}).items():
+        options.add_session_config_entry(key, value)
+    try:
+        session = ort.InferenceSession(source, sess_options=options, providers=providers)
+    except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own untyped errors)
+        raise EdgesegError(f"ONNX Runtime cannot load {name}: {exc}") from exc
+    got = session.get_providers()
+    if got[0] != PROVIDERS[backend]:
+        raise BackendUnavailable(
+            f"{backend}: ONNX Runtime could not start {PROVIDERS[backend]} for {name} (it fell back to {got[0]}); "
+            f"install the CUDA/TensorRT libraries it needs or use --backend {Backend.ORT_CPU}"
+        )
+    return session
+
+
 def _ort_backend(name: str | Backend) -> Backend:
     try:
         backend = Backend(name)
@@ -109,28 +134,15 @@ class OrtRunner(Runner):
         sha256: str | None = None,
         as_exported: bool = False,
     ):
-        ort = require("onnxruntime", "ort")
+        require("onnxruntime", "ort")
         backend = _ort_backend(backend)
         self.name = backend.value
         self.details: dict[str, str] = {}
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         providers = providers_for(backend, precision, cache_dir, device_id)
         source: str | bytes = str(model)
         if backend is Backend.ORT_CPU and precision == "int8" and not as_exported:
             source = self._cpu_int8(Path(model), sha256)
-        try:
-            self.session = ort.InferenceSession(source, sess_options=options, providers=providers)
-        except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own untyped errors)
-            raise EdgesegError(f"ONNX Runtime cannot load {Path(model).name}: {exc}") from exc
-        got = self.session.get_providers()
-        if got[0] != PROVIDERS[backend]:
-            raise BackendUnavailable(
-                f"{backend}: ONNX Runtime could not start {PROVIDERS[backend]} (it fell back to {got[0]}); "
-                f"install the CUDA/TensorRT libraries it needs or use --backend {Backend.ORT_CPU}"
-            )
+        self.session = start_session(source, Path(model).name, backend, providers, threads=threads)
         self.inputs = tuple(_info(i, Path(model).name) for i in self.session.get_inputs())
         self.outputs = tuple(_info(o, Path(model).name) for o in self.session.get_outputs())
         self.max_batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None

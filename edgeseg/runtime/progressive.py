@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from .. import manifest as mf
-from ..errors import EdgesegError
 from .base import Runner, TensorInfo
 
 KEEP = 16  # recent times per step the prediction takes the median of
@@ -150,7 +150,7 @@ def level_counts(rows: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"{level} x {n}" for level, n in Counter(level for _, level in rows).most_common()) or "none"
 
 
-class Chain(Runner):
+class Chain(Runner, ABC):
     """A progressive chain as one runner: `infer` runs every step, `steps` one at a time."""
 
     levels: tuple[str, ...] = ()
@@ -161,8 +161,9 @@ class Chain(Runner):
         self.validate(feed)
         return self.run_steps(feed)
 
+    @abstractmethod
     def run_steps(self, feed: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
-        raise NotImplementedError
+        """Run the steps one per advance, yielding each step's prediction (`feed` already validated)."""
 
     def describe(self, chain: mf.Progressive) -> None:
         """Levels, GFLOPs, and the image input and last prediction as the manifest gives them."""
@@ -188,29 +189,17 @@ class OrtChain(Chain):
 
     def __init__(self, folder: str | Path, chain: mf.Progressive, backend: str = "ort-cpu", *, threads: int = 0,
                  cache_dir: str | Path | None = None, device_id: int = 0):
-        from ..errors import require
-        from .ort import PROVIDERS, BackendUnavailable, providers_for
+        from .ort import providers_for, start_session
 
-        ort = require("onnxruntime", "ort")
         self.name = backend
         self.spec = chain
         self.describe(chain)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.force_spinning_stop", "1")
         providers = providers_for(backend, chain.precision, cache_dir, device_id)
-        self._sessions = []
-        for step in chain.steps:
-            try:
-                session = ort.InferenceSession(str(Path(folder) / step.file), sess_options=options, providers=providers)
-            except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own untyped errors)
-                raise EdgesegError(f"ONNX Runtime cannot load {step.file}: {exc}") from exc
-            if session.get_providers()[0] != PROVIDERS[backend]:
-                raise BackendUnavailable(f"{backend}: ONNX Runtime could not start {PROVIDERS[backend]} for "
-                                         f"{step.file} (it fell back to {session.get_providers()[0]})")
-            self._sessions.append(session)
+        self._sessions = [
+            start_session(str(Path(folder) / step.file), step.file, backend, providers, threads=threads,
+                          config={"session.force_spinning_stop": "1"})
+            for step in chain.steps
+        ]
         self._device = ("cpu", 0) if backend == "ort-cpu" else ("cuda", device_id)
         self._names = [([t.name for t in s.get_inputs()], [t.name for t in s.get_outputs()]) for s in self._sessions]
 
