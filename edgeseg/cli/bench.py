@@ -129,7 +129,7 @@ def bench_cmd(
             checkpoint=checkpoint, calib_data=calib_data, calib_images=calib_images,
             min_iou=min_iou, min_class_iou=_class_minimums(min_class_iou),
             compare=compare, iou_tolerance=iou_tolerance, latency_tolerance=latency_tolerance,
-            deadlines=_floats(deadlines, "--deadlines") if deadlines else None,
+            deadlines=_numbers(deadlines, "--deadlines") if deadlines else None,
             command=command_line(), log=progress_printer(),
         )
     show(result)
@@ -164,11 +164,17 @@ def command_line() -> str | None:
     return "edgeseg " + shlex.join(sys.argv[1:])
 
 
-def _ints(text: str, option: str) -> list[int]:
+def _numbers(text: str, option: str, kind: type = float) -> list:
+    """Comma-separated numbers of `kind` (int or float), or one BadParameter line naming `option`."""
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        return [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise typer.BadParameter(f"{option} takes comma-separated integers, got {text!r}") from None
+        what = "integers" if kind is int else "numbers"
+        raise typer.BadParameter(f"{option} takes comma-separated {what}, got {text!r}") from None
+
+
+def _ints(text: str, option: str) -> list[int]:
+    values = _numbers(text, option, int)
     if not values or any(v < 1 for v in values):
         raise typer.BadParameter(f"{option} takes positive integers, got {text!r}")
     return values
@@ -192,13 +198,6 @@ def _class_minimums(items: list[str] | None) -> dict[int, float] | None:
             raise typer.BadParameter(f"--min-class-iou gives class {k} twice")
         minimums[k] = v
     return minimums
-
-
-def _floats(text: str, option: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"{option} takes comma-separated numbers, got {text!r}") from None
 
 
 def _names(text: str | None) -> list[str] | None:
